@@ -1,0 +1,127 @@
+//! [`SecretStore`] over `aws-sdk-secretsmanager`.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::Client;
+
+use crate::event::RotationToken;
+use crate::rotation::store::{Payload, SecretDescription, SecretStore, StoreError, VersionRef};
+use crate::sensitive::SecretString;
+
+#[derive(Clone)]
+pub struct SecretsManagerStore {
+    client: Client,
+}
+
+impl SecretsManagerStore {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Error code and message only: SDK errors never carry request bodies, but their Debug output
+/// is long; the code is what an operator acts on.
+fn store_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+    };
+    StoreError { operation, message }
+}
+
+#[async_trait]
+impl SecretStore for SecretsManagerStore {
+    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| store_error("DescribeSecret", &e))?;
+        Ok(SecretDescription {
+            arn: out.arn().unwrap_or(secret_id).to_string(),
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            versions: out
+                .version_ids_to_stages()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn get_value(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<Payload>, StoreError> {
+        let mut req = self.client.get_secret_value().secret_id(secret_id);
+        req = match version {
+            VersionRef::Stage(stage) => req.version_stage(stage),
+            VersionRef::IdAndStage(id, stage) => req.version_id(id).version_stage(stage),
+        };
+        match req.send().await {
+            Ok(out) => Ok(Some(match out.secret_string() {
+                Some(s) => Payload::Text(SecretString::new(s)),
+                None => Payload::Binary,
+            })),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(store_error("GetSecretValue", &e)),
+        }
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(token)
+            .secret_string(value.expose())
+            .version_stages(crate::rotation::store::AWSPENDING)
+            .set_rotation_token(rotation_token.map(|t| t.expose().to_string()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutSecretValue", &e))?;
+        Ok(())
+    }
+
+    async fn update_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        move_to: Option<&str>,
+        remove_from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .set_move_to_version_id(move_to.map(str::to_string))
+            .set_remove_from_version_id(remove_from.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateSecretVersionStage", &e))?;
+        Ok(())
+    }
+}

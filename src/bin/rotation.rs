@@ -1,0 +1,27 @@
+//! The Secrets Manager rotation Lambda.
+
+use std::sync::Arc;
+
+use agentcore_rotator::aws::{load_sdk_config, secrets_manager::SecretsManagerStore};
+use agentcore_rotator::config::Config;
+use agentcore_rotator::rotation::{handler, Rotator};
+use agentcore_rotator::upstream::cognito::AwsUpstreams;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = load_sdk_config().await;
+    let rotator = Rotator::new(
+        Arc::new(SecretsManagerStore::new(&sdk)),
+        Arc::new(AwsUpstreams::new(sdk)),
+        config,
+    );
+    let rotator = &rotator;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler::handle(rotator, event).await
+    }))
+    .await
+}

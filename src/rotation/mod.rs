@@ -1,0 +1,176 @@
+//! The Secrets Manager rotation function: preamble, then one of four idempotent steps.
+
+pub mod capacity;
+pub mod create;
+pub mod finish;
+pub mod handler;
+pub mod preamble;
+pub mod set;
+pub mod store;
+pub mod test;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::config::Config;
+use crate::event::{RotationEvent, Step};
+use crate::secret_doc::{DocumentError, SecretDocument};
+use crate::upstream::generate::RandomError;
+use crate::upstream::token_probe::{ProbeError, TokenProbe};
+use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
+use store::{SecretStore, StoreError, VersionRef};
+
+/// Wall-clock source, injectable so grace-period logic is testable.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+pub struct Rotator {
+    pub(crate) store: Arc<dyn SecretStore>,
+    pub(crate) upstreams: Arc<dyn UpstreamDirectory>,
+    pub(crate) probe: TokenProbe,
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+}
+
+/// What a step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step changed something.
+    Done,
+    /// Already done by an earlier invocation with the same token; nothing changed.
+    AlreadyDone,
+    /// The token is already AWSCURRENT; nothing to do.
+    AlreadyCurrent,
+}
+
+impl fmt::Display for StepOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepOutcome::Done => "done",
+            StepOutcome::AlreadyDone => "already-done",
+            StepOutcome::AlreadyCurrent => "already-current",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("{0}")]
+    Event(#[from] crate::event::EventError),
+    #[error("rotation is not enabled for this secret; enable it with RotateSecret before invoking the rotation function")]
+    RotationNotEnabled,
+    #[error("ClientRequestToken is not a version of this secret")]
+    TokenNotFound,
+    #[error("ClientRequestToken version is not labelled AWSPENDING")]
+    TokenNotPending,
+    #[error("a previous rotation is not complete: AWSPENDING is on version {pending_version}; let Secrets Manager retry it, or cancel it (cancel-rotate-secret) and remove AWSPENDING from that version")]
+    PreviousRotationIncomplete { pending_version: String },
+    #[error("secret has no readable AWSCURRENT version")]
+    NoCurrentVersion,
+    #[error("AWSPENDING version {0} has no value yet; run createSecret first")]
+    PendingNotCreated(String),
+    #[error("failed to read the {stage} version: {source}")]
+    Document {
+        stage: &'static str,
+        source: DocumentError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("testSecret failed: {0}")]
+    Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    #[error("cannot add a secret upstream: {0}")]
+    Capacity(String),
+}
+
+impl Rotator {
+    pub fn new(
+        store: Arc<dyn SecretStore>,
+        upstreams: Arc<dyn UpstreamDirectory>,
+        config: Config,
+    ) -> Self {
+        let probe = TokenProbe::new(config.probe_budget, config.probe_initial_backoff);
+        Self {
+            store,
+            upstreams,
+            probe,
+            config,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs the preamble and one step.
+    pub async fn run(&self, event: &RotationEvent) -> Result<StepOutcome, RotationError> {
+        let secret = event.secret_id.as_str();
+        let token = event.client_request_token.as_str();
+        let desc = self.store.describe(secret).await?;
+        match preamble::check(&desc, token)? {
+            preamble::Preamble::AlreadyCurrent if event.step == Step::FinishSecret => {
+                // A crash between promoting and dropping AWSPENDING leaves both on the token.
+                finish::drop_pending_label(self, secret, &desc, token).await?;
+                Ok(StepOutcome::AlreadyCurrent)
+            }
+            preamble::Preamble::AlreadyCurrent => Ok(StepOutcome::AlreadyCurrent),
+            preamble::Preamble::Proceed => match event.step {
+                Step::CreateSecret => create::run(self, event).await,
+                Step::SetSecret => set::run(self, secret, token).await,
+                Step::TestSecret => test::run(self, secret, token).await,
+                Step::FinishSecret => finish::run(self, secret, &desc, token).await,
+            },
+        }
+    }
+
+    pub(crate) async fn read_doc(
+        &self,
+        secret: &str,
+        version: VersionRef<'_>,
+        stage: &'static str,
+    ) -> Result<Option<SecretDocument>, RotationError> {
+        let Some(payload) = self.store.get_value(secret, version).await? else {
+            return Ok(None);
+        };
+        SecretDocument::parse(payload.text())
+            .map(Some)
+            .map_err(|source| RotationError::Document { stage, source })
+    }
+
+    pub(crate) async fn current_doc(&self, secret: &str) -> Result<SecretDocument, RotationError> {
+        self.read_doc(secret, VersionRef::Stage(store::AWSCURRENT), "AWSCURRENT")
+            .await?
+            .ok_or(RotationError::NoCurrentVersion)
+    }
+
+    pub(crate) async fn pending_doc(
+        &self,
+        secret: &str,
+        token: &str,
+    ) -> Result<SecretDocument, RotationError> {
+        self.read_doc(
+            secret,
+            VersionRef::IdAndStage(token, store::AWSPENDING),
+            "AWSPENDING",
+        )
+        .await?
+        .ok_or_else(|| RotationError::PendingNotCreated(token.to_string()))
+    }
+
+    pub(crate) fn grace_period(&self, doc: &SecretDocument) -> Duration {
+        doc.profile
+            .grace_period
+            .unwrap_or(self.config.default_grace_period)
+    }
+}
+
+pub(crate) fn client_ref(doc: &SecretDocument) -> ClientRef {
+    ClientRef {
+        client_id: doc.client_id.clone(),
+    }
+}

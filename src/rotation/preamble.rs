@@ -1,0 +1,103 @@
+//! The checks Secrets Manager's rotation template runs before every step.
+
+use super::store::{SecretDescription, AWSCURRENT, AWSPENDING};
+use super::RotationError;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Preamble {
+    /// The token is the pending version: run the step.
+    Proceed,
+    /// The token already carries AWSCURRENT: an earlier run finished.
+    AlreadyCurrent,
+}
+
+pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, RotationError> {
+    if !desc.rotation_enabled {
+        return Err(RotationError::RotationNotEnabled);
+    }
+    if !desc.versions.contains_key(token) {
+        return Err(RotationError::TokenNotFound);
+    }
+    if desc.has_stage(token, AWSCURRENT) {
+        return Ok(Preamble::AlreadyCurrent);
+    }
+    if !desc.has_stage(token, AWSPENDING) {
+        return Err(match desc.version_with_stage(AWSPENDING) {
+            Some(other) => RotationError::PreviousRotationIncomplete {
+                pending_version: other.to_string(),
+            },
+            None => RotationError::TokenNotPending,
+        });
+    }
+    Ok(Preamble::Proceed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> SecretDescription {
+        SecretDescription {
+            arn: "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf".into(),
+            rotation_enabled: enabled,
+            versions: versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pending_token_proceeds() {
+        let d = desc(true, &[("old", &["AWSCURRENT"]), ("t", &["AWSPENDING"])]);
+        assert_eq!(check(&d, "t").unwrap(), Preamble::Proceed);
+    }
+
+    #[test]
+    fn rotation_disabled_is_an_error() {
+        let d = desc(false, &[("t", &["AWSPENDING"])]);
+        assert!(matches!(
+            check(&d, "t"),
+            Err(RotationError::RotationNotEnabled)
+        ));
+    }
+
+    #[test]
+    fn unknown_token_is_an_error() {
+        let d = desc(true, &[("old", &["AWSCURRENT"])]);
+        assert!(matches!(check(&d, "t"), Err(RotationError::TokenNotFound)));
+    }
+
+    #[test]
+    fn current_token_short_circuits() {
+        let d = desc(true, &[("t", &["AWSCURRENT", "AWSPENDING"])]);
+        assert_eq!(check(&d, "t").unwrap(), Preamble::AlreadyCurrent);
+    }
+
+    #[test]
+    fn pending_elsewhere_names_the_incomplete_rotation() {
+        let d = desc(
+            true,
+            &[
+                ("old", &["AWSCURRENT"]),
+                ("stray", &["AWSPENDING"]),
+                ("t", &[]),
+            ],
+        );
+        match check(&d, "t") {
+            Err(RotationError::PreviousRotationIncomplete { pending_version }) => {
+                assert_eq!(pending_version, "stray")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_without_any_pending_label_is_an_error() {
+        let d = desc(true, &[("old", &["AWSCURRENT"]), ("t", &["AWSPREVIOUS"])]);
+        assert!(matches!(
+            check(&d, "t"),
+            Err(RotationError::TokenNotPending)
+        ));
+    }
+}

@@ -1,0 +1,95 @@
+//! The Secrets Manager port the rotation steps use. The real adapter is
+//! [`crate::aws::secrets_manager::SecretsManagerStore`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::event::RotationToken;
+use crate::sensitive::SecretString;
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPENDING: &str = "AWSPENDING";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+
+/// What DescribeSecret tells about a secret.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SecretDescription {
+    pub arn: String,
+    pub rotation_enabled: bool,
+    /// Version id → staging labels.
+    pub versions: BTreeMap<String, Vec<String>>,
+}
+
+impl SecretDescription {
+    pub fn version_with_stage(&self, stage: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .map(|(id, _)| id.as_str())
+    }
+
+    pub fn has_stage(&self, version: &str, stage: &str) -> bool {
+        self.versions
+            .get(version)
+            .is_some_and(|stages| stages.iter().any(|s| s == stage))
+    }
+}
+
+/// Which version to read. Every read names a stage or a version id: an unqualified read can
+/// return a stale version on some implementations.
+#[derive(Clone, Copy, Debug)]
+pub enum VersionRef<'a> {
+    Stage(&'a str),
+    IdAndStage(&'a str, &'a str),
+}
+
+/// A stored value: text, or binary (which the rotator does not handle).
+#[derive(Debug)]
+pub enum Payload {
+    Text(SecretString),
+    Binary,
+}
+
+impl Payload {
+    pub fn text(&self) -> Option<&SecretString> {
+        match self {
+            Payload::Text(s) => Some(s),
+            Payload::Binary => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("secrets manager {operation} failed: {message}")]
+pub struct StoreError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError>;
+    /// `None` when no value exists there (e.g. the AWSPENDING placeholder before createSecret).
+    async fn get_value(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<Payload>, StoreError>;
+    /// Stores `value` as version `token` labelled AWSPENDING.
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&RotationToken>,
+    ) -> Result<(), StoreError>;
+    /// UpdateSecretVersionStage.
+    async fn update_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        move_to: Option<&str>,
+        remove_from: Option<&str>,
+    ) -> Result<(), StoreError>;
+}

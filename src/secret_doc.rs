@@ -1,0 +1,542 @@
+//! The secret document: the JSON object stored in each secret version.
+//!
+//! The rotator owns `clientId`, the client-secret key (default `clientSecret`, configurable so
+//! AgentCore providers can reference it by `jsonKey`), `clientSecretId`, `rotation` (the
+//! profile) and `rotationState`. Every other key is carried over to new versions untouched.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::sensitive::SecretString;
+
+pub const DEFAULT_SECRET_JSON_KEY: &str = "clientSecret";
+const OWNED_KEYS: [&str; 4] = ["clientId", "clientSecretId", "rotation", "rotationState"];
+
+/// Which identity provider issues the client secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdpKind {
+    Cognito,
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// Where the token endpoint is: given, or found by OIDC / RFC 8414 discovery from an issuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenEndpoint {
+    Url(String),
+    Issuer(String),
+}
+
+/// The `rotation` object: everything needed to rotate and test this client's secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RotationProfile {
+    pub idp: IdpKind,
+    pub user_pool_id: Option<String>,
+    pub token_endpoint: TokenEndpoint,
+    pub scopes: Vec<String>,
+    pub client_auth: ClientAuth,
+    pub grace_period: Option<Duration>,
+    pub secret_json_key: String,
+}
+
+/// The rotator's bookkeeping for one version (`rotationState`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RotationState {
+    /// Upstream secret ids that were live before this version's value was pushed upstream.
+    /// For IdPs that assign the id after we chose the value (Cognito), this is how we tell
+    /// later which upstream secret belongs to this version.
+    pub upstream_ids_before: Vec<String>,
+    /// When this version was created (seconds since the epoch): the start of the grace period
+    /// of the version it supersedes.
+    pub created_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecretDocument {
+    raw: Map<String, Value>,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub client_secret_id: Option<String>,
+    pub profile: RotationProfile,
+    pub state: Option<RotationState>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DocumentError {
+    #[error("secret value is binary; the rotator needs a JSON object in SecretString")]
+    Binary,
+    #[error("secret value is not JSON ({0}); the rotator needs a JSON object")]
+    NotJson(String),
+    #[error("secret value is JSON but not an object; the rotator needs a JSON object")]
+    NotObject,
+    #[error("secret document is missing field `{0}`")]
+    Missing(String),
+    #[error("secret document field `{field}` must be {expected}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("secret document field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn wrong(field: &str, expected: &'static str) -> DocumentError {
+    DocumentError::WrongType {
+        field: field.to_string(),
+        expected,
+    }
+}
+
+fn string_field(map: &Map<String, Value>, key: &str, path: &str) -> Result<String, DocumentError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Err(DocumentError::Missing(path.to_string())),
+        Some(Value::String(s)) if s.is_empty() => Err(wrong(path, "a non-empty string")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(wrong(path, "a non-empty string")),
+    }
+}
+
+fn optional_string(
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, DocumentError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(wrong(path, "a non-empty string or null")),
+    }
+}
+
+impl SecretDocument {
+    /// Parses a secret version's payload. `None` means the version holds a binary value.
+    pub fn parse(payload: Option<&SecretString>) -> Result<Self, DocumentError> {
+        let text = payload.ok_or(DocumentError::Binary)?;
+        let value: Value = serde_json::from_str(text.expose()).map_err(|e| {
+            // Only the position: serde_json's message could quote the input.
+            DocumentError::NotJson(format!("line {} column {}", e.line(), e.column()))
+        })?;
+        let Value::Object(raw) = value else {
+            return Err(DocumentError::NotObject);
+        };
+        let profile = parse_profile(&raw)?;
+        let client_id = string_field(&raw, "clientId", "clientId")?;
+        let client_secret = SecretString::new(string_field(
+            &raw,
+            &profile.secret_json_key,
+            &profile.secret_json_key,
+        )?);
+        let client_secret_id = optional_string(&raw, "clientSecretId", "clientSecretId")?;
+        let state = match raw.get("rotationState") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(s)) => Some(parse_state(s)?),
+            Some(_) => return Err(wrong("rotationState", "an object")),
+        };
+        Ok(Self {
+            raw,
+            client_id,
+            client_secret,
+            client_secret_id,
+            profile,
+            state,
+        })
+    }
+
+    /// The next version: same keys, a new client secret, the IdP's id for it when known, and
+    /// fresh rotation state.
+    pub fn next_version(
+        &self,
+        secret: SecretString,
+        secret_id: Option<String>,
+        state: RotationState,
+    ) -> SecretDocument {
+        let mut next = self.clone();
+        next.client_secret = secret;
+        next.client_secret_id = secret_id;
+        next.state = Some(state);
+        next
+    }
+
+    /// Serialises to the JSON stored in Secrets Manager, keys in their original order.
+    pub fn to_secret_string(&self) -> SecretString {
+        let mut raw = self.raw.clone();
+        raw.insert(
+            self.profile.secret_json_key.clone(),
+            Value::String(self.client_secret.expose().to_string()),
+        );
+        raw.insert(
+            "clientSecretId".into(),
+            self.client_secret_id
+                .clone()
+                .map_or(Value::Null, Value::String),
+        );
+        if let Some(state) = &self.state {
+            raw.insert(
+                "rotationState".into(),
+                serde_json::json!({
+                    "upstreamIdsBefore": state.upstream_ids_before,
+                    "createdAt": state.created_at,
+                }),
+            );
+        }
+        SecretString::new(Value::Object(raw).to_string())
+    }
+
+    /// Keys of the document, for diagnostics (never values).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.raw.keys().map(String::as_str)
+    }
+
+    /// The value under an arbitrary top-level key, if it is a non-empty string (AgentCore's
+    /// `jsonKey` resolution).
+    pub fn string_at(&self, key: &str) -> Option<SecretString> {
+        match self.raw.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(SecretString::new(s.clone())),
+            _ => None,
+        }
+    }
+}
+
+fn parse_state(s: &Map<String, Value>) -> Result<RotationState, DocumentError> {
+    let ids = match s.get("upstreamIdsBefore") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| wrong("rotationState.upstreamIdsBefore", "an array of strings"))?,
+        Some(_) => {
+            return Err(wrong(
+                "rotationState.upstreamIdsBefore",
+                "an array of strings",
+            ))
+        }
+    };
+    let created_at = match s.get("createdAt") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| wrong("rotationState.createdAt", "seconds since the epoch"))?,
+    };
+    Ok(RotationState {
+        upstream_ids_before: ids,
+        created_at,
+    })
+}
+
+fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentError> {
+    let p = match raw.get("rotation") {
+        None | Some(Value::Null) => return Err(DocumentError::Missing("rotation".into())),
+        Some(Value::Object(p)) => p,
+        Some(_) => return Err(wrong("rotation", "an object")),
+    };
+    let idp = match string_field(p, "idp", "rotation.idp")?.as_str() {
+        "cognito" => IdpKind::Cognito,
+        other @ ("okta" | "entra" | "keycloak" | "auth0") => {
+            return Err(DocumentError::Invalid {
+                field: "rotation.idp".into(),
+                reason: format!("{other:?} is not supported yet; supported: \"cognito\""),
+            })
+        }
+        _ => {
+            return Err(DocumentError::Invalid {
+                field: "rotation.idp".into(),
+                reason: "unknown identity provider; supported: \"cognito\"".into(),
+            })
+        }
+    };
+    let user_pool_id = optional_string(p, "userPoolId", "rotation.userPoolId")?;
+    if idp == IdpKind::Cognito {
+        let id = user_pool_id
+            .as_deref()
+            .ok_or_else(|| DocumentError::Missing("rotation.userPoolId".into()))?;
+        if cognito_region(id).is_none() {
+            return Err(DocumentError::Invalid {
+                field: "rotation.userPoolId".into(),
+                reason: "expected <region>_<id>, e.g. us-east-1_AbC123".into(),
+            });
+        }
+    }
+    let token_endpoint = match (
+        optional_string(p, "tokenEndpoint", "rotation.tokenEndpoint")?,
+        optional_string(p, "issuer", "rotation.issuer")?,
+    ) {
+        (Some(url), None) => TokenEndpoint::Url(require_http_url(url, "rotation.tokenEndpoint")?),
+        (None, Some(iss)) => TokenEndpoint::Issuer(require_http_url(iss, "rotation.issuer")?),
+        (Some(_), Some(_)) => {
+            return Err(DocumentError::Invalid {
+                field: "rotation.tokenEndpoint".into(),
+                reason: "set either tokenEndpoint or issuer, not both".into(),
+            })
+        }
+        (None, None) => return Err(DocumentError::Missing("rotation.tokenEndpoint".into())),
+    };
+    let scopes = match p.get("scopes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| wrong("rotation.scopes", "an array of non-empty strings"))?,
+        Some(_) => return Err(wrong("rotation.scopes", "an array of non-empty strings")),
+    };
+    let client_auth =
+        match optional_string(p, "clientAuthentication", "rotation.clientAuthentication")?
+            .as_deref()
+        {
+            None | Some("client_secret_basic") => ClientAuth::ClientSecretBasic,
+            Some("client_secret_post") => ClientAuth::ClientSecretPost,
+            Some(_) => {
+                return Err(DocumentError::Invalid {
+                    field: "rotation.clientAuthentication".into(),
+                    reason: "expected \"client_secret_basic\" or \"client_secret_post\"".into(),
+                })
+            }
+        };
+    let grace_period = match p.get("gracePeriodHours") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(Duration::from_secs(
+            v.as_u64()
+                .ok_or_else(|| wrong("rotation.gracePeriodHours", "a whole number of hours"))?
+                * 3600,
+        )),
+    };
+    let secret_json_key = optional_string(p, "secretJsonKey", "rotation.secretJsonKey")?
+        .unwrap_or_else(|| DEFAULT_SECRET_JSON_KEY.to_string());
+    if OWNED_KEYS.contains(&secret_json_key.as_str()) {
+        return Err(DocumentError::Invalid {
+            field: "rotation.secretJsonKey".into(),
+            reason: format!("{secret_json_key:?} is reserved for the rotator's own fields"),
+        });
+    }
+    Ok(RotationProfile {
+        idp,
+        user_pool_id,
+        token_endpoint,
+        scopes,
+        client_auth,
+        grace_period,
+        secret_json_key,
+    })
+}
+
+fn require_http_url(url: String, field: &str) -> Result<String, DocumentError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(DocumentError::Invalid {
+            field: field.to_string(),
+            reason: "expected an http(s) URL".into(),
+        })
+    }
+}
+
+/// The Region encoded in a Cognito user pool id (`us-east-1_AbC123` → `us-east-1`).
+pub fn cognito_region(user_pool_id: &str) -> Option<&str> {
+    let (region, rest) = user_pool_id.split_once('_')?;
+    let valid = !rest.is_empty()
+        && region.split('-').count() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then_some(region)
+}
+
+/// Seconds since the epoch, for `rotationState.createdAt`.
+pub fn epoch_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(v: Value) -> Result<SecretDocument, DocumentError> {
+        SecretDocument::parse(Some(&SecretString::new(v.to_string())))
+    }
+
+    fn valid() -> Value {
+        json!({
+            "clientId": "abc123",
+            "clientSecret": "s3cr3t-value",
+            "clientSecretId": "csid-1",
+            "owner": "team-payments",
+            "rotation": {
+                "idp": "cognito",
+                "userPoolId": "us-east-1_AbC123",
+                "tokenEndpoint": "https://auth.example.com/oauth2/token",
+                "scopes": ["api/read"],
+                "gracePeriodHours": 2
+            }
+        })
+    }
+
+    #[test]
+    fn parses_a_complete_document() {
+        let d = doc(valid()).unwrap();
+        assert_eq!(d.client_id, "abc123");
+        assert_eq!(d.client_secret.expose(), "s3cr3t-value");
+        assert_eq!(d.client_secret_id.as_deref(), Some("csid-1"));
+        assert_eq!(d.profile.grace_period, Some(Duration::from_secs(7200)));
+        assert_eq!(d.profile.client_auth, ClientAuth::ClientSecretBasic);
+        assert_eq!(d.profile.secret_json_key, "clientSecret");
+        assert!(d.state.is_none());
+    }
+
+    #[test]
+    fn next_version_keeps_foreign_keys_and_order() {
+        let d = doc(valid()).unwrap();
+        let next = d.next_version(
+            SecretString::new("new-value"),
+            None,
+            RotationState {
+                upstream_ids_before: vec!["csid-1".into()],
+                created_at: 42,
+            },
+        );
+        let v: Value = serde_json::from_str(next.to_secret_string().expose()).unwrap();
+        assert_eq!(v["owner"], "team-payments");
+        assert_eq!(v["clientSecret"], "new-value");
+        assert_eq!(v["clientSecretId"], Value::Null);
+        assert_eq!(v["rotationState"]["upstreamIdsBefore"], json!(["csid-1"]));
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            &keys[..5],
+            [
+                "clientId",
+                "clientSecret",
+                "clientSecretId",
+                "owner",
+                "rotation"
+            ]
+        );
+        let reparsed = doc(v).unwrap();
+        assert_eq!(reparsed.state.unwrap().created_at, 42);
+    }
+
+    #[test]
+    fn custom_secret_json_key_is_used() {
+        let mut v = valid();
+        v["rotation"]["secretJsonKey"] = json!("client_secret");
+        v.as_object_mut().unwrap().remove("clientSecret");
+        v["client_secret"] = json!("other");
+        let d = doc(v).unwrap();
+        assert_eq!(d.client_secret.expose(), "other");
+    }
+
+    #[test]
+    fn binary_and_non_json_and_non_object_are_rejected() {
+        assert_eq!(
+            SecretDocument::parse(None).unwrap_err(),
+            DocumentError::Binary
+        );
+        let e = SecretDocument::parse(Some(&SecretString::new("hunter2 plain"))).unwrap_err();
+        assert!(matches!(e, DocumentError::NotJson(_)));
+        assert!(!e.to_string().contains("hunter2"));
+        assert_eq!(doc(json!(["a"])).unwrap_err(), DocumentError::NotObject);
+    }
+
+    #[test]
+    fn each_missing_field_is_named() {
+        for (path, remove) in [
+            ("clientId", vec!["clientId"]),
+            ("clientSecret", vec!["clientSecret"]),
+            ("rotation", vec!["rotation"]),
+        ] {
+            let mut v = valid();
+            for k in remove {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            assert_eq!(doc(v).unwrap_err(), DocumentError::Missing(path.into()));
+        }
+        for (field, path) in [
+            ("userPoolId", "rotation.userPoolId"),
+            ("tokenEndpoint", "rotation.tokenEndpoint"),
+            ("idp", "rotation.idp"),
+        ] {
+            let mut v = valid();
+            v["rotation"].as_object_mut().unwrap().remove(field);
+            assert_eq!(doc(v).unwrap_err(), DocumentError::Missing(path.into()));
+        }
+    }
+
+    #[test]
+    fn wrongly_typed_fields_are_named() {
+        let cases = [
+            (json!({"clientId": 7}), "clientId"),
+            (json!({"clientSecret": ""}), "clientSecret"),
+            (json!({"clientSecretId": 3}), "clientSecretId"),
+            (json!({"rotation": "cognito"}), "rotation"),
+        ];
+        for (patch, field) in cases {
+            let mut v = valid();
+            for (k, val) in patch.as_object().unwrap() {
+                v[k] = val.clone();
+            }
+            let err = doc(v).unwrap_err();
+            assert!(
+                matches!(&err, DocumentError::WrongType { field: f, .. } if f == field),
+                "{field}: {err}"
+            );
+        }
+        let mut v = valid();
+        v["rotation"]["gracePeriodHours"] = json!("two");
+        assert!(doc(v)
+            .unwrap_err()
+            .to_string()
+            .contains("rotation.gracePeriodHours"));
+        let mut v = valid();
+        v["rotation"]["scopes"] = json!("api/read");
+        assert!(doc(v).unwrap_err().to_string().contains("rotation.scopes"));
+    }
+
+    #[test]
+    fn invalid_values_are_explained() {
+        let mut v = valid();
+        v["rotation"]["idp"] = json!("okta");
+        assert!(doc(v)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported yet"));
+        let mut v = valid();
+        v["rotation"]["userPoolId"] = json!("nope");
+        assert!(doc(v)
+            .unwrap_err()
+            .to_string()
+            .contains("rotation.userPoolId"));
+        let mut v = valid();
+        v["rotation"]["clientAuthentication"] = json!("private_key_jwt");
+        assert!(doc(v)
+            .unwrap_err()
+            .to_string()
+            .contains("clientAuthentication"));
+        let mut v = valid();
+        v["rotation"]["secretJsonKey"] = json!("clientId");
+        assert!(doc(v).unwrap_err().to_string().contains("reserved"));
+        let mut v = valid();
+        v["rotation"]["issuer"] = json!("https://issuer.example.com");
+        assert!(doc(v).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn errors_never_contain_the_secret() {
+        let mut v = valid();
+        v["clientId"] = json!(["s3cr3t-value"]);
+        assert!(!doc(v).unwrap_err().to_string().contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn cognito_region_comes_from_the_pool_id() {
+        assert_eq!(cognito_region("eu-west-2_AbC"), Some("eu-west-2"));
+        assert_eq!(cognito_region("AbC"), None);
+        assert_eq!(cognito_region("us-east-1_"), None);
+    }
+}

@@ -1,0 +1,97 @@
+//! The identity provider that issues the OAuth client secret ("upstream"): one trait for every
+//! IdP, one file per IdP, and the logic that maps upstream secrets onto secret versions.
+
+pub mod cognito;
+pub mod generate;
+pub mod lineage;
+pub mod token_probe;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::secret_doc::RotationProfile;
+use crate::sensitive::SecretString;
+
+/// What an IdP allows, so the rotation steps can adapt without knowing which IdP it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capabilities {
+    /// We choose the value (generate locally, store AWSPENDING first, push in setSecret);
+    /// otherwise the IdP generates it in createSecret.
+    pub value_chosen_by_caller: bool,
+    /// Alphabet and length our generated values must use.
+    pub value_alphabet: &'static [u8],
+    pub value_length: usize,
+    /// How many secrets may be live at once (`None`: no practical cap).
+    pub max_live_secrets: Option<usize>,
+    /// A secret must be deactivated before it can be deleted (Okta).
+    pub deactivate_before_delete: bool,
+    /// How long a new secret may take to be accepted at the token endpoint.
+    pub typical_propagation: Duration,
+}
+
+/// One live upstream secret, as the IdP lists it (never its value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamSecret {
+    pub id: String,
+    pub created: Option<SystemTime>,
+}
+
+/// The client whose secrets are rotated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRef {
+    pub client_id: String,
+}
+
+/// A secret just created upstream. `value` is set only when the IdP generated it.
+#[derive(Debug)]
+pub struct AddedSecret {
+    pub id: String,
+    pub value: Option<SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("identity provider refused {operation}: the client already has the maximum number of secrets")]
+    CapacityExceeded { operation: &'static str },
+    #[error("identity provider has no client {client_id} (or the caller may not see it)")]
+    ClientNotFound { client_id: String },
+    #[error("identity provider denied {operation}: {message}")]
+    AccessDenied {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("identity provider call {operation} failed: {message}")]
+    Call {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("rotation profile does not fit this identity provider: {0}")]
+    Profile(String),
+}
+
+#[async_trait]
+pub trait Upstream: Send + Sync {
+    fn capabilities(&self) -> &Capabilities;
+    async fn list_secrets(&self, client: &ClientRef) -> Result<Vec<UpstreamSecret>, UpstreamError>;
+    /// Creates a secret; with `value` when [`Capabilities::value_chosen_by_caller`].
+    async fn add_secret(
+        &self,
+        client: &ClientRef,
+        value: Option<&SecretString>,
+    ) -> Result<AddedSecret, UpstreamError>;
+    /// Removes a secret (deactivating first where the IdP requires it). Removing one that is
+    /// already gone succeeds, so retries are harmless.
+    async fn remove_secret(&self, client: &ClientRef, secret_id: &str)
+        -> Result<(), UpstreamError>;
+}
+
+/// Finds the upstream adapter for a document's rotation profile.
+#[async_trait]
+pub trait UpstreamDirectory: Send + Sync {
+    async fn upstream_for(
+        &self,
+        profile: &RotationProfile,
+    ) -> Result<Arc<dyn Upstream>, UpstreamError>;
+}

@@ -1,0 +1,9 @@
+//! Local stack for agentcore-rotator: moto, identity-provider simulators, oidc-provider and a
+//! conductor that drives rotations the way Secrets Manager does.
+
+pub mod agentcore;
+pub mod cognito;
+pub mod conductor;
+pub mod moto;
+pub mod oidc;
+pub mod stack;

@@ -1,0 +1,106 @@
+//! A moto server (local AWS) on an ephemeral loopback port, shared by every test in a process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Account and Region moto answers as.
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server. Started once per test process; it exits when this process does
+/// (the launcher serves until its stdin closes).
+pub struct Moto {
+    pub endpoint: String,
+    /// A Lambda function registered in moto, for `RotateSecret(RotationLambdaARN=…)`.
+    pub rotation_lambda_arn: String,
+    _child: Child,
+}
+
+/// Root of the repository (the testkit lives one level below it).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit is inside the repository")
+        .to_path_buf()
+}
+
+/// Runs `scripts/setup` (creates the venv with moto and installs oidc-provider when missing).
+pub fn ensure_setup() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let status = Command::new(repo_root().join("scripts/setup"))
+            .status()
+            .expect("failed to run scripts/setup");
+        assert!(status.success(), "scripts/setup failed: {status}");
+    });
+}
+
+/// moto's own log (request lines, its complaints about Docker) goes to `target/moto.log`.
+fn moto_log() -> Stdio {
+    let path = repo_root().join("target").join("moto.log");
+    std::fs::File::create(path).map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
+impl Moto {
+    /// The process-wide moto server, started on first use.
+    pub fn shared() -> &'static Moto {
+        static MOTO: OnceLock<Moto> = OnceLock::new();
+        MOTO.get_or_init(Moto::start)
+    }
+
+    fn start() -> Moto {
+        ensure_setup();
+        let root = repo_root();
+        let mut child = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("testkit/py/moto_launcher.py"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", REGION)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(moto_log())
+            .spawn()
+            .expect("failed to start moto (run scripts/setup)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("failed to read moto's ready line");
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("moto did not start ({e}): {line:?}"));
+        // Keep stdin open for the life of the process: closing it stops moto.
+        std::mem::forget(child.stdin.take());
+        Moto {
+            endpoint: format!("http://127.0.0.1:{}", ready["port"]),
+            rotation_lambda_arn: ready["rotation_lambda_arn"]
+                .as_str()
+                .expect("rotation_lambda_arn")
+                .to_string(),
+            _child: child,
+        }
+    }
+
+    /// SDK configuration pointing every AWS client at this moto server.
+    pub fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint, REGION)
+    }
+}
+
+/// SDK configuration for a local endpoint with static test credentials.
+pub fn sdk_config_for(endpoint: &str, region: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(
+                aws_sdk_secretsmanager::config::Credentials::new(
+                    "testing", "testing", None, None, "testkit",
+                ),
+            ),
+        )
+        .build()
+}

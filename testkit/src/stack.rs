@@ -1,0 +1,173 @@
+//! The whole local stack for rotation: moto (Secrets Manager), the Cognito simulator, and a
+//! rotator wired to them by endpoint configuration only.
+
+use std::sync::Arc;
+
+use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
+use agentcore_rotator::config::Config;
+use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::upstream::cognito::AwsUpstreams;
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+
+use crate::cognito::CognitoSim;
+use crate::conductor::Conductor;
+use crate::moto::{sdk_config_for, Moto, REGION};
+
+pub struct LocalStack {
+    pub moto: &'static Moto,
+    pub cognito: CognitoSim,
+    pub sm: aws_sdk_secretsmanager::Client,
+}
+
+/// A Cognito app client whose secret is stored in Secrets Manager, ready to rotate.
+#[derive(Clone, Debug)]
+pub struct CognitoFixture {
+    pub secret_arn: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub initial_secret_id: String,
+    pub initial_value: String,
+}
+
+impl LocalStack {
+    pub fn start() -> LocalStack {
+        let moto = Moto::shared();
+        LocalStack {
+            moto,
+            cognito: CognitoSim::start(),
+            sm: aws_sdk_secretsmanager::Client::new(&moto.sdk_config()),
+        }
+    }
+
+    pub fn cognito_sdk_config(&self) -> SdkConfig {
+        sdk_config_for(self.cognito.endpoint(), REGION)
+    }
+
+    /// A rotator that reaches moto and the simulator through endpoint configuration only.
+    pub fn rotator(&self, config: Config) -> Rotator {
+        Rotator::new(
+            Arc::new(SecretsManagerStore::new(&self.moto.sdk_config())),
+            Arc::new(AwsUpstreams::new(self.cognito_sdk_config())),
+            config,
+        )
+    }
+
+    /// Config for tests: short probe budget and back-off.
+    pub fn fast_config() -> Config {
+        Config {
+            probe_budget: std::time::Duration::from_secs(3),
+            probe_initial_backoff: std::time::Duration::from_millis(50),
+            ..Config::default()
+        }
+    }
+
+    pub fn conductor(&self, rotator: Rotator) -> Conductor {
+        Conductor::new(
+            self.sm.clone(),
+            self.moto.rotation_lambda_arn.clone(),
+            Arc::new(rotator),
+        )
+    }
+
+    /// Creates a pool, a client with one secret, and the secret document in Secrets Manager.
+    /// `patch` is merged into the document's top level (`rotation` is merged key by key).
+    pub async fn cognito_fixture(&self, patch: Value) -> CognitoFixture {
+        let pool_id = self.cognito.create_user_pool(REGION);
+        let (client_id, secret_id, value) =
+            self.cognito.create_client(&pool_id, &["agents/invoke"]);
+        let mut doc = json!({
+            "clientId": client_id,
+            "clientSecret": value,
+            "clientSecretId": secret_id,
+            "description": "payments agent outbound client",
+            "rotation": {
+                "idp": "cognito",
+                "userPoolId": pool_id,
+                "tokenEndpoint": self.cognito.token_endpoint(),
+                "scopes": ["agents/invoke"],
+                "clientAuthentication": "client_secret_basic",
+                "gracePeriodHours": 0
+            }
+        });
+        merge(&mut doc, patch);
+        let name = format!("agentcore/test/{}", uuid::Uuid::new_v4().simple());
+        let out = self
+            .sm
+            .create_secret()
+            .name(&name)
+            .secret_string(doc.to_string())
+            .send()
+            .await
+            .expect("CreateSecret");
+        CognitoFixture {
+            secret_arn: out.arn().expect("arn").to_string(),
+            pool_id,
+            client_id,
+            initial_secret_id: secret_id,
+            initial_value: value,
+        }
+    }
+
+    /// Version id → stages, sorted.
+    pub async fn stages(&self, secret_id: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+        let d = self
+            .sm
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .expect("DescribeSecret");
+        d.version_ids_to_stages()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (k.clone(), {
+                            let mut v = v.clone();
+                            v.sort();
+                            v
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The document stored under a stage, parsed.
+    pub async fn doc(&self, secret_id: &str, stage: &str) -> Value {
+        let out = self
+            .sm
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .send()
+            .await
+            .expect("GetSecretValue");
+        serde_json::from_str(out.secret_string().expect("string secret")).expect("JSON document")
+    }
+
+    pub async fn version_with(&self, secret_id: &str, stage: &str) -> Option<String> {
+        self.stages(secret_id)
+            .await
+            .into_iter()
+            .find(|(_, s)| s.iter().any(|x| x == stage))
+            .map(|(v, _)| v)
+    }
+}
+
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    b.remove(&k);
+                } else if k == "rotation" {
+                    merge(b.entry(k).or_insert(Value::Null), v);
+                } else {
+                    b.insert(k, v);
+                }
+            }
+        }
+        (b, p) => *b = p,
+    }
+}
