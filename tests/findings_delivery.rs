@@ -625,8 +625,8 @@ async fn emitters_built_from_configuration_reach_eventbridge_and_security_hub() 
     let route = BusToQueue::create().await;
     let hub = security_hub().await;
     let config = EmittersConfig::from_lookup(|key| match key {
-        "FINDINGS_EVENT_BUS_NAME" => Some(route.bus.clone()),
-        "FINDINGS_SECURITY_HUB" => Some("true".into()),
+        "ROTATOR_FINDINGS_EVENT_BUS" => Some(route.bus.clone()),
+        "ROTATOR_SECURITY_HUB" => Some("true".into()),
         _ => None,
     })
     .unwrap();

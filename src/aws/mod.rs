@@ -1,5 +1,6 @@
 //! Adapters over AWS SDK clients: the only modules (with `upstream::cognito`) that see SDK types.
 
+pub mod agentcore;
 pub mod secrets_manager;
 
 use aws_config::SdkConfig;

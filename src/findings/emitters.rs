@@ -29,8 +29,8 @@ impl Default for EmittersConfig {
 }
 
 impl EmittersConfig {
-    /// Reads `FINDINGS_EVENT_BUS_NAME` (unset or empty: off), `FINDINGS_SECURITY_HUB`
-    /// (`true`/`false`, `1`/`0`, `on`/`off`; default off) and `FINDINGS_EMF_NAMESPACE`
+    /// Reads `ROTATOR_FINDINGS_EVENT_BUS` (unset or empty: off), `ROTATOR_SECURITY_HUB`
+    /// (`true`/`false`, `1`/`0`, `on`/`off`; default off) and `ROTATOR_METRICS_NAMESPACE`
     /// (default `AgentCoreRotator`) through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, FindingsError> {
         let non_empty = |key: &str| {
@@ -38,21 +38,21 @@ impl EmittersConfig {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let security_hub = match non_empty("FINDINGS_SECURITY_HUB").map(|v| v.to_ascii_lowercase())
+        let security_hub = match non_empty("ROTATOR_SECURITY_HUB").map(|v| v.to_ascii_lowercase())
         {
             None => false,
             Some(v) if matches!(v.as_str(), "true" | "1" | "on" | "yes") => true,
             Some(v) if matches!(v.as_str(), "false" | "0" | "off" | "no") => false,
             Some(v) => {
                 return Err(FindingsError::Config(format!(
-                    "FINDINGS_SECURITY_HUB must be true or false, not {v:?}"
+                    "ROTATOR_SECURITY_HUB must be true or false, not {v:?}"
                 )))
             }
         };
         Ok(Self {
-            event_bus_name: non_empty("FINDINGS_EVENT_BUS_NAME"),
+            event_bus_name: non_empty("ROTATOR_FINDINGS_EVENT_BUS"),
             security_hub,
-            emf_namespace: non_empty("FINDINGS_EMF_NAMESPACE")
+            emf_namespace: non_empty("ROTATOR_METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_EMF_NAMESPACE.to_string()),
         })
     }
@@ -254,20 +254,20 @@ mod tests {
             EmittersConfig::default()
         );
         let c = EmittersConfig::from_lookup(env(&[
-            ("FINDINGS_EVENT_BUS_NAME", "security"),
-            ("FINDINGS_SECURITY_HUB", "TRUE"),
-            ("FINDINGS_EMF_NAMESPACE", "Ns"),
+            ("ROTATOR_FINDINGS_EVENT_BUS", "security"),
+            ("ROTATOR_SECURITY_HUB", "TRUE"),
+            ("ROTATOR_METRICS_NAMESPACE", "Ns"),
         ]))
         .unwrap();
         assert_eq!(c.event_bus_name.as_deref(), Some("security"));
         assert!(c.security_hub);
         assert_eq!(c.emf_namespace, "Ns");
         assert_eq!(
-            EmittersConfig::from_lookup(env(&[("FINDINGS_EVENT_BUS_NAME", " ")]))
+            EmittersConfig::from_lookup(env(&[("ROTATOR_FINDINGS_EVENT_BUS", " ")]))
                 .unwrap()
                 .event_bus_name,
             None
         );
-        assert!(EmittersConfig::from_lookup(env(&[("FINDINGS_SECURITY_HUB", "maybe")])).is_err());
+        assert!(EmittersConfig::from_lookup(env(&[("ROTATOR_SECURITY_HUB", "maybe")])).is_err());
     }
 }

@@ -1,0 +1,56 @@
+//! Which credential providers exist and what each references.
+
+use async_trait::async_trait;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProviderKind {
+    Oauth2,
+    ApiKey,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// AgentCore keeps the value in a secret it owns; not under customer control.
+    Managed,
+    /// The provider reads a customer-owned secret (`secretId` + `jsonKey`).
+    External,
+}
+
+/// One provider as `Get*CredentialProvider` describes it (never a secret value).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderRef {
+    pub kind: ProviderKind,
+    pub name: String,
+    pub arn: String,
+    pub vendor: Option<String>,
+    pub source: SecretSource,
+    /// `clientSecretArn.secretArn` / `apiKeySecretArn.secretArn`.
+    pub secret_arn: Option<String>,
+    /// `clientSecretJsonKey` / `apiKeySecretJsonKey`.
+    pub json_key: Option<String>,
+    /// OAuth2 only: READY, CREATING, …, *_FAILED.
+    pub status: Option<String>,
+    pub failure_reason: Option<String>,
+    /// OAuth2 only: the client id in the vendor configuration.
+    pub client_id: Option<String>,
+}
+
+impl ProviderRef {
+    pub fn is_failed(&self) -> bool {
+        self.status.as_deref().is_some_and(|s| s.ends_with("_FAILED"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("agentcore {operation} failed: {message}")]
+pub struct AgentCoreError {
+    pub operation: &'static str,
+    pub message: String,
+}
+
+/// Lists every credential provider of both kinds with its reference (one Get per provider:
+/// list items carry no reference).
+#[async_trait]
+pub trait ProviderDirectory: Send + Sync {
+    async fn providers(&self) -> Result<Vec<ProviderRef>, AgentCoreError>;
+}

@@ -1,0 +1,1 @@
+//! Adapter over aws-sdk-bedrockagentcorecontrol (and the data plane) for credential providers.
