@@ -629,3 +629,11 @@ async fn a_malformed_event_is_rejected_with_a_clear_error() {
         assert!(err.to_string().contains(expect), "{err}");
     }
 }
+
+#[test]
+#[should_panic(expected = "leaked")]
+fn the_leak_check_itself_catches_a_logged_secret() {
+    let (logs, _g) = CapturedLogs::install();
+    tracing::info!(value = "super-secret-value-123", "oops");
+    logs.assert_free_of(&["super-secret-value-123"]);
+}

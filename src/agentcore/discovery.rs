@@ -37,7 +37,9 @@ pub struct ProviderRef {
 
 impl ProviderRef {
     pub fn is_failed(&self) -> bool {
-        self.status.as_deref().is_some_and(|s| s.ends_with("_FAILED"))
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.ends_with("_FAILED"))
     }
 }
 

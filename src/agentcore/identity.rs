@@ -15,7 +15,11 @@ impl SecretIdentity {
     /// random characters that are not part of the name; a partial ARN omits them.
     pub fn parse(id: &str) -> SecretIdentity {
         let parts: Vec<&str> = id.splitn(7, ':').collect();
-        if parts.len() == 7 && parts[0] == "arn" && parts[2] == "secretsmanager" && parts[5] == "secret" {
+        if parts.len() == 7
+            && parts[0] == "arn"
+            && parts[2] == "secretsmanager"
+            && parts[5] == "secret"
+        {
             let resource = parts[6];
             return SecretIdentity {
                 partition: Some(parts[1].to_string()),
@@ -52,7 +56,9 @@ impl SecretIdentity {
 fn strip_suffix(resource: &str) -> &str {
     match resource.rsplit_once('-') {
         Some((name, suffix))
-            if suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty() =>
+            if suffix.len() == 6
+                && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+                && !name.is_empty() =>
         {
             name
         }
@@ -66,8 +72,11 @@ mod tests {
 
     #[test]
     fn full_partial_and_name_forms_match() {
-        let full = SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/okta-AbC123");
-        let partial = SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/okta");
+        let full = SecretIdentity::parse(
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/okta-AbC123",
+        );
+        let partial =
+            SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/okta");
         let name = SecretIdentity::parse("prod/okta");
         assert_eq!(full.name, "prod/okta");
         assert!(full.matches(&partial));
@@ -77,9 +86,12 @@ mod tests {
 
     #[test]
     fn other_account_or_region_does_not_match() {
-        let a = SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbC123");
-        let b = SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:444455556666:secret:s-AbC123");
-        let c = SecretIdentity::parse("arn:aws:secretsmanager:eu-west-1:111122223333:secret:s-AbC123");
+        let a =
+            SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbC123");
+        let b =
+            SecretIdentity::parse("arn:aws:secretsmanager:us-east-1:444455556666:secret:s-AbC123");
+        let c =
+            SecretIdentity::parse("arn:aws:secretsmanager:eu-west-1:111122223333:secret:s-AbC123");
         assert!(!a.matches(&b));
         assert!(!a.matches(&c));
         assert_eq!(b.account.as_deref(), Some("444455556666"));

@@ -1,1 +1,434 @@
-//! Adapter over aws-sdk-bedrockagentcorecontrol (and the data plane) for credential providers.
+//! Adapters for AgentCore Identity: provider discovery (control plane), the data-plane probe,
+//! and the secret facts the service principal depends on (Secrets Manager and KMS).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::SdkConfig;
+use aws_sdk_bedrockagentcore as data;
+use aws_sdk_bedrockagentcorecontrol as control;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use control::types::{Oauth2ProviderConfigOutput, SecretSourceType};
+use tokio::task::JoinSet;
+
+use crate::agentcore::access::{AccessFacts, KeyFacts, SecretAccess};
+use crate::agentcore::discovery::{
+    AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource,
+};
+use crate::agentcore::probe::{DataPlane, ProbeFailure, ValueHash};
+use crate::agentcore::settings::{AgentCoreSettings, SettingsError};
+use crate::agentcore::AgentCoreHooks;
+use crate::findings::{Emitters, EmittersConfig, FindingsError};
+
+/// Model maximum page sizes: fewest List calls against a low, undocumented TPS quota.
+const OAUTH2_PAGE_SIZE: i32 = 20;
+const API_KEY_PAGE_SIZE: i32 = 100;
+
+/// The SDK's standard retry (exponential back-off with jitter, throttling-aware), explicit so
+/// the throttling budget is visible and configurable.
+pub fn retry_config(settings: &AgentCoreSettings) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(settings.max_attempts)
+        .with_initial_backoff(settings.initial_backoff)
+}
+
+/// Error code and message only (never a request or response body).
+fn error(operation: &'static str, err: &impl ProvideErrorMetadata) -> AgentCoreError {
+    let message = match (err.code(), err.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => "request failed (no error code; check network access and the endpoint)".to_string(),
+    };
+    AgentCoreError { operation, message }
+}
+
+/// Lists and gets every credential provider of both kinds.
+#[derive(Clone)]
+pub struct AgentCoreDirectory {
+    client: control::Client,
+    concurrency: usize,
+}
+
+impl AgentCoreDirectory {
+    pub fn new(sdk: &SdkConfig, settings: &AgentCoreSettings) -> Self {
+        let conf = control::config::Builder::from(sdk)
+            .retry_config(retry_config(settings))
+            .build();
+        Self {
+            client: control::Client::from_conf(conf),
+            concurrency: settings.concurrency.max(1),
+        }
+    }
+
+    /// Names only: list items carry no reference, and names keep memory small.
+    async fn names(&self) -> Result<Vec<(ProviderKind, String)>, AgentCoreError> {
+        let mut names = Vec::new();
+        let mut oauth2 = self
+            .client
+            .list_oauth2_credential_providers()
+            .max_results(OAUTH2_PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = oauth2.next().await {
+            let item = item.map_err(|e| error("ListOauth2CredentialProviders", &e))?;
+            names.push((ProviderKind::Oauth2, item.name().to_string()));
+        }
+        let mut api_keys = self
+            .client
+            .list_api_key_credential_providers()
+            .max_results(API_KEY_PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = api_keys.next().await {
+            let item = item.map_err(|e| error("ListApiKeyCredentialProviders", &e))?;
+            names.push((ProviderKind::ApiKey, item.name().to_string()));
+        }
+        Ok(names)
+    }
+}
+
+#[async_trait]
+impl ProviderDirectory for AgentCoreDirectory {
+    async fn providers(&self) -> Result<Vec<ProviderRef>, AgentCoreError> {
+        let mut pending = self.names().await?.into_iter();
+        let mut in_flight = JoinSet::new();
+        let mut found = Vec::new();
+        loop {
+            while in_flight.len() < self.concurrency {
+                let Some((kind, name)) = pending.next() else {
+                    break;
+                };
+                in_flight.spawn(get_provider(self.client.clone(), kind, name));
+            }
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
+            let result = joined.map_err(|e| AgentCoreError {
+                operation: "GetCredentialProvider",
+                message: format!("task failed: {e}"),
+            })?;
+            match result {
+                Ok(Some(p)) => found.push(p),
+                Ok(None) => {}
+                Err(e) => {
+                    in_flight.abort_all();
+                    return Err(e);
+                }
+            }
+        }
+        found.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        Ok(found)
+    }
+}
+
+/// One Get, mapped at once so the response body is dropped. `None`: deleted since listed.
+async fn get_provider(
+    client: control::Client,
+    kind: ProviderKind,
+    name: String,
+) -> Result<Option<ProviderRef>, AgentCoreError> {
+    match kind {
+        ProviderKind::Oauth2 => {
+            match client
+                .get_oauth2_credential_provider()
+                .name(&name)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(Some(ProviderRef {
+                    kind,
+                    name: out.name().to_string(),
+                    arn: out.credential_provider_arn().to_string(),
+                    vendor: Some(out.credential_provider_vendor().as_str().to_string()),
+                    source: source(out.client_secret_source()),
+                    secret_arn: out.client_secret_arn().map(|s| s.secret_arn().to_string()),
+                    json_key: out.client_secret_json_key().map(str::to_string),
+                    status: out.status().map(|s| s.as_str().to_string()),
+                    failure_reason: out.failure_reason().map(str::to_string),
+                    client_id: out.oauth2_provider_config_output().and_then(client_id),
+                })),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(error("GetOauth2CredentialProvider", &e)),
+            }
+        }
+        ProviderKind::ApiKey => {
+            match client
+                .get_api_key_credential_provider()
+                .name(&name)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(Some(ProviderRef {
+                    kind,
+                    name: out.name().to_string(),
+                    arn: out.credential_provider_arn().to_string(),
+                    vendor: None,
+                    source: source(out.api_key_secret_source()),
+                    secret_arn: out.api_key_secret_arn().map(|s| s.secret_arn().to_string()),
+                    json_key: out.api_key_secret_json_key().map(str::to_string),
+                    status: None,
+                    failure_reason: None,
+                    client_id: None,
+                })),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(error("GetApiKeyCredentialProvider", &e)),
+            }
+        }
+    }
+}
+
+/// Providers created before EXTERNAL existed report no source: they are MANAGED.
+fn source(s: Option<&SecretSourceType>) -> SecretSource {
+    match s {
+        Some(SecretSourceType::External) => SecretSource::External,
+        _ => SecretSource::Managed,
+    }
+}
+
+fn client_id(config: &Oauth2ProviderConfigOutput) -> Option<String> {
+    use Oauth2ProviderConfigOutput as C;
+    match config {
+        C::AtlassianOauth2ProviderConfig(c) => c.client_id(),
+        C::CustomOauth2ProviderConfig(c) => c.client_id(),
+        C::GithubOauth2ProviderConfig(c) => c.client_id(),
+        C::GoogleOauth2ProviderConfig(c) => c.client_id(),
+        C::IncludedOauth2ProviderConfig(c) => c.client_id(),
+        C::LinkedinOauth2ProviderConfig(c) => c.client_id(),
+        C::MicrosoftOauth2ProviderConfig(c) => c.client_id(),
+        C::SalesforceOauth2ProviderConfig(c) => c.client_id(),
+        C::SlackOauth2ProviderConfig(c) => c.client_id(),
+        _ => None,
+    }
+    .map(str::to_string)
+}
+
+/// DescribeSecret, GetResourcePolicy, and for a customer managed key DescribeKey and
+/// GetKeyPolicy.
+#[derive(Clone)]
+pub struct SecretsManagerAccess {
+    sm: aws_sdk_secretsmanager::Client,
+    kms: aws_sdk_kms::Client,
+}
+
+impl SecretsManagerAccess {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Self {
+            sm: aws_sdk_secretsmanager::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+        }
+    }
+
+    async fn key_facts(&self, key_id: &str) -> Result<KeyFacts, AgentCoreError> {
+        use aws_sdk_kms::types::KeyManagerType;
+        let described = match self.kms.describe_key().key_id(key_id).send().await {
+            Ok(d) => d,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) =>
+            {
+                return Ok(KeyFacts::Missing {
+                    key_id: key_id.to_string(),
+                })
+            }
+            Err(e) => return Err(error("DescribeKey", &e)),
+        };
+        let Some(meta) = described.key_metadata() else {
+            return Ok(KeyFacts::Missing {
+                key_id: key_id.to_string(),
+            });
+        };
+        if meta.key_manager() == Some(&KeyManagerType::Aws) {
+            return Ok(KeyFacts::AwsManaged);
+        }
+        let policy = self
+            .kms
+            .get_key_policy()
+            .key_id(meta.key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| error("GetKeyPolicy", &e))?;
+        Ok(KeyFacts::Customer {
+            key_arn: meta.arn().unwrap_or(key_id).to_string(),
+            policy: policy.policy().map(str::to_string),
+        })
+    }
+}
+
+fn is_aws_managed_key(key: &str) -> bool {
+    key.is_empty() || key == "alias/aws/secretsmanager" || key.ends_with(":alias/aws/secretsmanager")
+}
+
+#[async_trait]
+impl SecretAccess for SecretsManagerAccess {
+    async fn facts(&self, secret_id: &str) -> Result<Option<AccessFacts>, AgentCoreError> {
+        let described = match self.sm.describe_secret().secret_id(secret_id).send().await {
+            Ok(d) => d,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(error("DescribeSecret", &e)),
+        };
+        let arn = described.arn().unwrap_or(secret_id).to_string();
+        if described.deleted_date().is_some() {
+            // Nothing else matters, and a secret marked deleted refuses most reads.
+            return Ok(Some(AccessFacts {
+                arn,
+                scheduled_for_deletion: true,
+                resource_policy: None,
+                key: KeyFacts::AwsManaged,
+            }));
+        }
+        let resource_policy = self
+            .sm
+            .get_resource_policy()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(|e| error("GetResourcePolicy", &e))?
+            .resource_policy()
+            .map(str::to_string);
+        let key = match described.kms_key_id().filter(|k| !is_aws_managed_key(k)) {
+            None => KeyFacts::AwsManaged,
+            Some(k) => self.key_facts(k).await?,
+        };
+        Ok(Some(AccessFacts {
+            arn,
+            scheduled_for_deletion: false,
+            resource_policy,
+            key,
+        }))
+    }
+}
+
+/// The data plane, as the configured workload identity.
+#[derive(Clone)]
+pub struct AgentCoreDataPlane {
+    client: data::Client,
+    workload_name: String,
+}
+
+impl AgentCoreDataPlane {
+    pub fn new(sdk: &SdkConfig, settings: &AgentCoreSettings, workload_name: &str) -> Self {
+        let conf = data::config::Builder::from(sdk)
+            .retry_config(retry_config(settings))
+            .build();
+        Self {
+            client: data::Client::from_conf(conf),
+            workload_name: workload_name.to_string(),
+        }
+    }
+
+    async fn workload_token(&self) -> Result<String, ProbeFailure> {
+        self.client
+            .get_workload_access_token()
+            .workload_name(&self.workload_name)
+            .send()
+            .await
+            .map(|out| out.workload_access_token().to_string())
+            .map_err(|e| probe_failure("GetWorkloadAccessToken", &e))
+    }
+}
+
+fn probe_failure(operation: &'static str, err: &impl ProvideErrorMetadata) -> ProbeFailure {
+    let e = error(operation, err);
+    ProbeFailure {
+        operation,
+        code: e.message,
+    }
+}
+
+#[async_trait]
+impl DataPlane for AgentCoreDataPlane {
+    async fn api_key_hash(&self, provider: &str) -> Result<ValueHash, ProbeFailure> {
+        let token = self.workload_token().await?;
+        self.client
+            .get_resource_api_key()
+            .workload_identity_token(token)
+            .resource_credential_provider_name(provider)
+            .send()
+            .await
+            .map(|out| ValueHash::of(out.api_key()))
+            .map_err(|e| probe_failure("GetResourceApiKey", &e))
+    }
+
+    async fn oauth2_m2m(&self, provider: &str, scopes: &[String]) -> Result<(), ProbeFailure> {
+        let token = self.workload_token().await?;
+        let out = self
+            .client
+            .get_resource_oauth2_token()
+            .workload_identity_token(token)
+            .resource_credential_provider_name(provider)
+            .set_scopes(Some(scopes.to_vec()))
+            .oauth2_flow(data::types::Oauth2FlowType::M2M)
+            .send()
+            .await
+            .map_err(|e| probe_failure("GetResourceOauth2Token", &e))?;
+        if out.access_token().is_some_and(|t| !t.is_empty()) {
+            Ok(())
+        } else {
+            Err(ProbeFailure {
+                operation: "GetResourceOauth2Token",
+                code: "no access token in the response".into(),
+            })
+        }
+    }
+}
+
+/// Configuration errors while wiring the hooks.
+#[derive(Debug, thiserror::Error)]
+pub enum HooksError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Findings(#[from] FindingsError),
+}
+
+/// Hooks for [`crate::rotation::Rotator::with_agentcore`] from the standard AWS configuration
+/// and `lookup` (settings: [`AgentCoreSettings::from_lookup`]; findings:
+/// [`EmittersConfig::from_lookup`]). `None` when `ROTATOR_AGENTCORE_REFERENCES=off`.
+pub fn hooks_from_lookup(
+    sdk: &SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<AgentCoreHooks>, HooksError> {
+    let settings = AgentCoreSettings::from_lookup(&lookup)?;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let emitters = Emitters::from_config(sdk, &EmittersConfig::from_lookup(&lookup)?);
+    Ok(Some(hooks(sdk, sdk, &settings, emitters)))
+}
+
+/// Hooks with AgentCore reached through `agentcore_sdk` and Secrets Manager/KMS through
+/// `secrets_sdk` (the same configuration in Lambda; separate endpoints in local stacks).
+pub fn hooks(
+    agentcore_sdk: &SdkConfig,
+    secrets_sdk: &SdkConfig,
+    settings: &AgentCoreSettings,
+    emitters: Emitters,
+) -> AgentCoreHooks {
+    AgentCoreHooks {
+        directory: Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
+        access: Arc::new(SecretsManagerAccess::new(secrets_sdk)),
+        data_plane: settings.workload_name.as_deref().map(|w| {
+            Arc::new(AgentCoreDataPlane::new(agentcore_sdk, settings, w)) as Arc<dyn DataPlane>
+        }),
+        emitters: Arc::new(emitters),
+    }
+}

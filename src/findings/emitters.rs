@@ -38,8 +38,7 @@ impl EmittersConfig {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let security_hub = match non_empty("ROTATOR_SECURITY_HUB").map(|v| v.to_ascii_lowercase())
-        {
+        let security_hub = match non_empty("ROTATOR_SECURITY_HUB").map(|v| v.to_ascii_lowercase()) {
             None => false,
             Some(v) if matches!(v.as_str(), "true" | "1" | "on" | "yes") => true,
             Some(v) if matches!(v.as_str(), "false" | "0" | "off" | "no") => false,

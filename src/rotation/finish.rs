@@ -1,5 +1,8 @@
-//! finishSecret: move AWSCURRENT to the new version, then drop AWSPENDING from it.
+//! finishSecret: move AWSCURRENT to the new version, then drop AWSPENDING from it. With
+//! AgentCore hooks, dependent providers are checked just before and just after the move, and
+//! the move is undone when the new version itself breaks one (see [`super::references`]).
 
+use super::references;
 use super::store::{SecretDescription, AWSCURRENT, AWSPENDING};
 use super::{RotationError, Rotator, StepOutcome};
 
@@ -9,8 +12,20 @@ pub async fn run(
     desc: &SecretDescription,
     token: &str,
 ) -> Result<StepOutcome, RotationError> {
+    let baseline = match &r.agentcore {
+        Some(ac) => Some((ac, references::baseline(r, ac, &desc.arn).await?)),
+        None => None,
+    };
     // Refuse to promote a version that never got a value.
-    r.pending_doc(secret, token).await?;
+    let pending = match r.pending_doc(secret, token).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some((ac, b)) = &baseline {
+                references::report_baseline(ac, &desc.arn, b).await;
+            }
+            return Err(e);
+        }
+    };
     let old = desc
         .version_with_stage(AWSCURRENT)
         .ok_or(RotationError::NoCurrentVersion)?;
@@ -18,6 +33,9 @@ pub async fn run(
         .update_stage(secret, AWSCURRENT, Some(token), Some(old))
         .await?;
     drop_pending_label(r, secret, desc, token).await?;
+    if let Some((ac, b)) = &baseline {
+        references::confirm(r, ac, &desc.arn, old, token, &pending, b).await?;
+    }
     Ok(StepOutcome::Done)
 }
 

@@ -5,6 +5,7 @@ pub mod create;
 pub mod finish;
 pub mod handler;
 pub mod preamble;
+pub mod references;
 pub mod set;
 pub mod store;
 pub mod test;
@@ -13,6 +14,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::agentcore::check::CheckError;
+use crate::agentcore::{AgentCoreError, AgentCoreHooks};
 use crate::config::Config;
 use crate::event::{RotationEvent, Step};
 use crate::secret_doc::{DocumentError, SecretDocument};
@@ -30,6 +33,8 @@ pub struct Rotator {
     pub(crate) probe: TokenProbe,
     pub(crate) config: Config,
     pub(crate) clock: Clock,
+    /// Credential-provider checks (pre-flight, confirmation, rollback); off when `None`.
+    pub(crate) agentcore: Option<AgentCoreHooks>,
 }
 
 /// What a step did.
@@ -84,6 +89,26 @@ pub enum RotationError {
     Random(#[from] RandomError),
     #[error("cannot add a secret upstream: {0}")]
     Capacity(String),
+    #[error("cannot check AgentCore credential providers: {0}")]
+    AgentCore(#[from] AgentCoreError),
+    #[error("testSecret pre-flight failed, nothing was promoted: {0}")]
+    Preflight(String),
+    #[error("finishSecret rolled AWSCURRENT back to version {previous_version}: {reason}")]
+    RolledBack {
+        previous_version: String,
+        reason: String,
+    },
+    #[error("finishSecret promoted a version that breaks credential providers and could not roll back ({why_not}): {reason}")]
+    BrokenNotRolledBack { reason: String, why_not: String },
+}
+
+impl From<CheckError> for RotationError {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::AgentCore(e) => RotationError::AgentCore(e),
+            CheckError::Store(e) => RotationError::Store(e),
+        }
+    }
 }
 
 impl Rotator {
@@ -99,7 +124,15 @@ impl Rotator {
             probe,
             config,
             clock: Arc::new(SystemTime::now),
+            agentcore: None,
         }
+    }
+
+    /// Checks the AgentCore credential providers that reference the secret: pre-flight in
+    /// testSecret, confirmation (and rollback) in finishSecret. `None` leaves them off.
+    pub fn with_agentcore(mut self, hooks: impl Into<Option<AgentCoreHooks>>) -> Self {
+        self.agentcore = hooks.into();
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {

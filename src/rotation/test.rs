@@ -1,4 +1,5 @@
-//! testSecret: prove the pending secret at the IdP's token endpoint before it is promoted.
+//! testSecret: prove the pending secret at the IdP's token endpoint before it is promoted, and
+//! (with AgentCore hooks) that every referencing provider's JSON key is in AWSPENDING.
 
 use super::{RotationError, Rotator, StepOutcome};
 use crate::upstream::token_probe::ProbeRequest;
@@ -15,6 +16,9 @@ pub async fn run(r: &Rotator, secret: &str, token: &str) -> Result<StepOutcome, 
             auth: pending.profile.client_auth,
         })
         .await?;
+    if let Some(ac) = &r.agentcore {
+        super::references::preflight(r, ac, secret, &pending).await?;
+    }
     tracing::info!(
         attempts = outcome.attempts,
         elapsed_ms = outcome.elapsed.as_millis() as u64,

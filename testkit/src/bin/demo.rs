@@ -34,12 +34,19 @@ async fn main() {
     print_versions("before:", &stack.stages(&f.secret_arn).await);
     println!(
         "    upstream secrets: {}\n",
-        stack.cognito.secret_ids(&f.pool_id, &f.client_id).join(", ")
+        stack
+            .cognito
+            .secret_ids(&f.pool_id, &f.client_id)
+            .join(", ")
     );
 
     let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
     let run = conductor.rotate(&f.secret_arn).await;
-    println!("  rotation token {}… ({} attempt(s))", short(&run.token), run.attempts);
+    println!(
+        "  rotation token {}… ({} attempt(s))",
+        short(&run.token),
+        run.attempts
+    );
     for s in &run.steps {
         match &s.result {
             Ok(outcome) => println!("    {:<13} {outcome}", s.step.as_str()),
@@ -58,7 +65,10 @@ async fn main() {
     print_versions("after:", &stack.stages(&f.secret_arn).await);
     println!(
         "    upstream secrets: {}",
-        stack.cognito.secret_ids(&f.pool_id, &f.client_id).join(", ")
+        stack
+            .cognito
+            .secret_ids(&f.pool_id, &f.client_id)
+            .join(", ")
     );
     println!(
         "    IdP accepts AWSCURRENT: {}   AWSPREVIOUS (grace period): {}",

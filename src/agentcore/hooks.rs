@@ -1,0 +1,19 @@
+//! The ports the rotation steps use to check credential providers, bundled.
+
+use std::sync::Arc;
+
+use super::access::SecretAccess;
+use super::discovery::ProviderDirectory;
+use super::probe::DataPlane;
+use crate::findings::Emitters;
+
+/// Wired by [`crate::aws::agentcore::hooks_from_sdk`] (or by tests with fakes) and handed to
+/// [`crate::rotation::Rotator::with_agentcore`].
+#[derive(Clone)]
+pub struct AgentCoreHooks {
+    pub directory: Arc<dyn ProviderDirectory>,
+    pub access: Arc<dyn SecretAccess>,
+    /// Set when a workload identity is configured (`ROTATOR_WORKLOAD_NAME`).
+    pub data_plane: Option<Arc<dyn DataPlane>>,
+    pub emitters: Arc<Emitters>,
+}

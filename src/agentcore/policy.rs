@@ -1,0 +1,144 @@
+//! Does a resource policy (secret) or key policy (KMS) let the AgentCore Identity service
+//! principal perform one action? Enough IAM evaluation for that question only.
+//!
+//! Wildcards in actions and resources match as in IAM. Conditions cannot be evaluated without
+//! the request context: a conditional Allow counts (typical ones pin `aws:SourceAccount`), a
+//! conditional Deny does not. `NotAction`/`NotPrincipal` statements grant nothing here.
+
+use serde_json::Value;
+
+/// The principal AgentCore Identity reads customer secrets as.
+pub const SERVICE_PRINCIPAL: &str = "bedrock-agentcore.amazonaws.com";
+
+/// True when some Allow statement grants `action` (on `resource`, when given) to the service
+/// principal and no unconditional Deny refuses it. A missing or unparsable policy grants
+/// nothing.
+pub fn service_may(policy: Option<&str>, action: &str, resource: Option<&str>) -> bool {
+    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return false;
+    };
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return false,
+    };
+    let mut allowed = false;
+    for s in statements {
+        let applies = principal_matches(s.get("Principal"))
+            && strings(s.get("Action")).iter().any(|a| glob(a, action))
+            && resource_matches(s.get("Resource"), resource);
+        match s.get("Effect").and_then(Value::as_str) {
+            Some("Deny") if applies && s.get("Condition").is_none() => return false,
+            Some("Allow") if applies => allowed = true,
+            _ => {}
+        }
+    }
+    allowed
+}
+
+fn principal_matches(principal: Option<&Value>) -> bool {
+    match principal {
+        Some(Value::String(s)) => s == "*",
+        Some(Value::Object(map)) => {
+            strings(map.get("Service")).contains(&SERVICE_PRINCIPAL)
+                || strings(map.get("AWS")).contains(&"*")
+        }
+        _ => false,
+    }
+}
+
+fn resource_matches(resource: Option<&Value>, wanted: Option<&str>) -> bool {
+    match (resource, wanted) {
+        (Some(r), Some(wanted)) => strings(Some(r)).iter().any(|r| glob(r, wanted)),
+        _ => true,
+    }
+}
+
+fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM wildcard match, case-insensitive (actions are; ARNs compared this way lose nothing
+/// that matters here).
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const READ: &str = "secretsmanager:GetSecretValue";
+
+    fn policy(statements: Value) -> String {
+        json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    }
+
+    fn allow(principal: Value, action: Value) -> Value {
+        json!({"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*"})
+    }
+
+    #[test]
+    fn the_service_principal_with_the_action_or_a_wildcard_is_allowed() {
+        let p = policy(json!([allow(json!({"Service": SERVICE_PRINCIPAL}), json!(READ))]));
+        assert!(service_may(Some(&p), READ, Some("arn:x")));
+        let p = policy(json!([allow(json!({"Service": [SERVICE_PRINCIPAL]}), json!(["secretsmanager:*"]))]));
+        assert!(service_may(Some(&p), READ, None));
+    }
+
+    #[test]
+    fn another_principal_no_policy_or_a_deny_grants_nothing() {
+        let other = policy(json!([allow(json!({"AWS": "arn:aws:iam::1:root"}), json!(READ))]));
+        assert!(!service_may(Some(&other), READ, None));
+        assert!(!service_may(None, READ, None));
+        assert!(!service_may(Some("not json"), READ, None));
+        let denied = policy(json!([
+            allow(json!({"Service": SERVICE_PRINCIPAL}), json!(READ)),
+            {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}
+        ]));
+        assert!(!service_may(Some(&denied), READ, None));
+    }
+
+    #[test]
+    fn a_statement_for_another_resource_does_not_grant_this_one() {
+        let p = policy(json!([{"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL},
+            "Action": READ, "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:other-*"}]));
+        assert!(!service_may(Some(&p), READ, Some("arn:aws:secretsmanager:us-east-1:1:secret:mine-AbC123")));
+        assert!(service_may(Some(&p), READ, Some("arn:aws:secretsmanager:us-east-1:1:secret:other-AbC123")));
+    }
+
+    #[test]
+    fn kms_decrypt_must_be_granted_to_the_service() {
+        let p = policy(json!([
+            allow(json!({"AWS": "arn:aws:iam::123456789012:root"}), json!("kms:*")),
+            allow(json!({"Service": SERVICE_PRINCIPAL}), json!(["kms:Decrypt", "kms:DescribeKey"]))
+        ]));
+        assert!(service_may(Some(&p), "kms:Decrypt", None));
+        let root_only = policy(json!([allow(json!({"AWS": "arn:aws:iam::123456789012:root"}), json!("kms:*"))]));
+        assert!(!service_may(Some(&root_only), "kms:Decrypt", None));
+    }
+}

@@ -1,0 +1,66 @@
+//! Coverage: what the audit could not read is a finding of its own, never a silent pass.
+
+use crate::audit::snapshot::{Lookup, Observed, Snapshot};
+use crate::findings::{Rule, Severity};
+
+use super::{secret_resource, Evaluation, RuleContext};
+
+pub const UNREADABLE: Rule = Rule {
+    id: "AUD-001",
+    severity: Severity::Medium,
+    title: "Audit could not read what its rules need for a referenced secret",
+    remediation: "Grant the audit role the read named in the finding (DescribeSecret, GetSecretValue/BatchGetSecretValue, GetResourcePolicy, kms:GetKeyPolicy, the IdP list call); until then those rules are not evaluated.",
+};
+
+pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
+    for facts in snapshot.secrets.values() {
+        let mut failed: Vec<String> = Vec::new();
+        if let Lookup::Unreadable(code) = &facts.lookup {
+            failed.push(format!("DescribeSecret ({code})"));
+        }
+        if let Some(Observed::Unreadable(code)) = &facts.policy {
+            failed.push(format!("GetResourcePolicy ({code})"));
+        }
+        if let Some(Observed::Unreadable(code)) = &facts.current {
+            failed.push(format!("AWSCURRENT value ({code})"));
+        }
+        if let Some(Observed::Unreadable(code)) = &facts.upstream {
+            failed.push(format!("upstream secrets ({code})"));
+        }
+        if let Some(key) = facts.meta().and_then(|m| m.customer_key()) {
+            if let Some(Observed::Unreadable(code)) = snapshot.keys.get(key).map(|k| &k.decrypt) {
+                failed.push(format!("key policy of {key} ({code})"));
+            }
+        }
+        if !failed.is_empty() {
+            out.raise(
+                ctx,
+                &UNREADABLE,
+                vec![secret_resource(facts.arn())],
+                format!("could not read for {}: {}", facts.arn(), failed.join("; ")),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::rules::fixtures::*;
+
+    #[test]
+    fn an_unreadable_value_fires_aud_001_naming_the_read() {
+        let mut s = healthy();
+        secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
+        assert_only(&s, &UNREADABLE);
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(e.findings[0].description().contains("AWSCURRENT value (AccessDeniedException)"));
+    }
+
+    #[test]
+    fn an_undescribable_secret_fires_aud_001_and_nothing_else() {
+        let mut s = healthy();
+        secret(&mut s).lookup = Lookup::Unreadable("AccessDeniedException".into());
+        assert_only(&s, &UNREADABLE);
+    }
+}

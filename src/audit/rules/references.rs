@@ -1,0 +1,311 @@
+//! References: does each credential provider's secret reference resolve the way AgentCore
+//! Identity reads it at runtime (same Region, existing, readable by the service principal,
+//! a JSON object whose `jsonKey` holds a non-empty string)?
+
+use crate::agentcore::{ProviderRef, SecretSource};
+use crate::audit::policy::PolicyVerdict;
+use crate::audit::snapshot::{KeyShape, Lookup, Observed, SecretFacts, Snapshot, ValueShape};
+use crate::findings::{Rule, Severity};
+
+use super::{provider_resource, secret_resource, Evaluation, RuleContext};
+
+pub const SECRET_NOT_FOUND: Rule = Rule {
+    id: "REF-001",
+    severity: Severity::Critical,
+    title: "Credential provider references a secret that does not exist",
+    remediation: "Restore the secret if it was deleted, or update the provider (UpdateOauth2CredentialProvider / UpdateApiKeyCredentialProvider) to reference an existing secret.",
+};
+pub const SCHEDULED_FOR_DELETION: Rule = Rule {
+    id: "REF-002",
+    severity: Severity::Critical,
+    title: "Credential provider references a secret scheduled for deletion",
+    remediation: "Cancel the deletion (aws secretsmanager restore-secret) or repoint the provider before the deletion date; a secret pending deletion cannot be read.",
+};
+pub const JSON_KEY_MISSING: Rule = Rule {
+    id: "REF-003",
+    severity: Severity::Critical,
+    title: "Referenced secret has no value under the provider's JSON key",
+    remediation: "Add the key to the AWSCURRENT JSON document, or update the provider's jsonKey to the key that holds the client secret.",
+};
+pub const VALUE_NOT_STRING: Rule = Rule {
+    id: "REF-004",
+    severity: Severity::Critical,
+    title: "Provider's JSON key holds no non-empty string",
+    remediation: "Store the client secret as a non-empty JSON string under the provider's jsonKey.",
+};
+pub const NOT_JSON: Rule = Rule {
+    id: "REF-005",
+    severity: Severity::Critical,
+    title: "Referenced secret is binary or not a JSON object",
+    remediation: "Store the secret as a JSON object in SecretString (e.g. {\"clientId\": ..., \"clientSecret\": ...}).",
+};
+pub const CROSS_REGION: Rule = Rule {
+    id: "REF-006",
+    severity: Severity::Critical,
+    title: "Credential provider references a secret in another Region",
+    remediation: "AgentCore Identity reads secrets in its own Region only: replicate the secret into this Region and reference the replica.",
+};
+pub const RESOURCE_POLICY: Rule = Rule {
+    id: "REF-007",
+    severity: Severity::High,
+    title: "Secret's resource policy does not let AgentCore Identity read it",
+    remediation: "Add a statement allowing principal bedrock-agentcore.amazonaws.com secretsmanager:GetSecretValue on the secret (condition aws:SourceAccount recommended).",
+};
+pub const KEY_POLICY: Rule = Rule {
+    id: "REF-008",
+    severity: Severity::High,
+    title: "Secret's customer-managed KMS key does not let AgentCore Identity decrypt",
+    remediation: "Add a key policy statement allowing principal bedrock-agentcore.amazonaws.com kms:Decrypt (condition kms:ViaService secretsmanager.<region>.amazonaws.com recommended).",
+};
+pub const PROVIDER_FAILED: Rule = Rule {
+    id: "REF-009",
+    severity: Severity::High,
+    title: "Credential provider is in a failed state",
+    remediation: "Read failureReason, fix the cause (usually the referenced secret or its policies), then update the provider again.",
+};
+pub const MANAGED_SOURCE: Rule = Rule {
+    id: "REF-010",
+    severity: Severity::Informational,
+    title: "Credential provider keeps its secret in an AgentCore-managed secret",
+    remediation: "To rotate the secret, control its KMS key and audit it, store it in your own secret and update the provider with clientSecretSource EXTERNAL.",
+};
+pub const CLIENT_ID_MISMATCH: Rule = Rule {
+    id: "REF-011",
+    severity: Severity::High,
+    title: "Provider's client id differs from the client id in the secret document",
+    remediation: "Update the provider's clientId or the secret document's clientId so both name the same OAuth client; a secret never authenticates another client.",
+};
+
+/// Rules that need the secret's value; skipped when it cannot be read.
+const VALUE_RULES: [&Rule; 4] = [&JSON_KEY_MISSING, &VALUE_NOT_STRING, &NOT_JSON, &CLIENT_ID_MISMATCH];
+
+pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
+    for p in &snapshot.providers {
+        provider(snapshot, p, ctx, out);
+    }
+}
+
+fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut Evaluation) {
+    let pres = provider_resource(p);
+    if p.is_failed() {
+        let reason = p.failure_reason.as_deref().unwrap_or("no failureReason given");
+        out.raise(
+            ctx,
+            &PROVIDER_FAILED,
+            vec![pres.clone()],
+            format!(
+                "provider {} is {}: {reason}",
+                p.name,
+                p.status.as_deref().unwrap_or("failed")
+            ),
+        );
+    }
+    if p.source == SecretSource::Managed {
+        out.raise(
+            ctx,
+            &MANAGED_SOURCE,
+            vec![pres],
+            format!("provider {} uses clientSecretSource MANAGED", p.name),
+        );
+        return;
+    }
+    let Some(reference) = p.secret_arn.as_deref() else {
+        return;
+    };
+    let Some(facts) = snapshot.secrets.get(reference) else {
+        return;
+    };
+    let sres = secret_resource(facts.arn());
+    let both = || vec![pres.clone(), sres.clone()];
+    let meta = match &facts.lookup {
+        Lookup::CrossRegion { region } => {
+            out.raise(ctx, &CROSS_REGION, both(), format!("provider {} references {reference} in {region}; this provider is in {}", p.name, snapshot.region));
+            return;
+        }
+        Lookup::NotFound => {
+            out.raise(ctx, &SECRET_NOT_FOUND, both(), format!("provider {} references {reference}, which does not exist", p.name));
+            return;
+        }
+        Lookup::Unreadable(_) => {
+            out.skip(super::CATALOGUE, facts.arn());
+            return;
+        }
+        Lookup::Found(meta) => meta,
+    };
+    if let Some(deleted) = meta.deleted_date {
+        out.raise(ctx, &SCHEDULED_FOR_DELETION, both(), format!("provider {} references {}, scheduled for deletion on {}", p.name, meta.arn, deleted.to_rfc3339()));
+        return;
+    }
+    match &facts.policy {
+        Some(Observed::Ok(PolicyVerdict::Allows)) => {}
+        Some(Observed::Ok(verdict)) => {
+            let why = match verdict {
+                PolicyVerdict::Missing => "it has no resource policy",
+                PolicyVerdict::Unparseable => "its resource policy is not valid JSON",
+                _ => "no statement allows bedrock-agentcore.amazonaws.com secretsmanager:GetSecretValue",
+            };
+            out.raise(ctx, &RESOURCE_POLICY, both(), format!("provider {} references {}: {why}", p.name, meta.arn));
+        }
+        Some(Observed::Unreadable(_)) | None => out.skip(&[&RESOURCE_POLICY], facts.arn()),
+    }
+    if let Some(key) = meta.customer_key() {
+        match snapshot.keys.get(key).map(|k| &k.decrypt) {
+            Some(Observed::Ok(PolicyVerdict::Allows)) => {}
+            Some(Observed::Ok(_)) => out.raise(ctx, &KEY_POLICY, both(), format!("provider {} references {}, encrypted with {key}, whose key policy does not allow bedrock-agentcore.amazonaws.com kms:Decrypt", p.name, meta.arn)),
+            Some(Observed::Unreadable(_)) | None => out.skip(&[&KEY_POLICY], facts.arn()),
+        }
+    }
+    value(p, facts, ctx, out, both());
+}
+
+fn value(
+    p: &ProviderRef,
+    facts: &SecretFacts,
+    ctx: &RuleContext,
+    out: &mut Evaluation,
+    resources: Vec<Option<crate::findings::Resource>>,
+) {
+    let arn = facts.arn();
+    let shape = match &facts.current {
+        Some(Observed::Ok(shape)) => shape,
+        Some(Observed::Unreadable(_)) | None => {
+            out.skip(&VALUE_RULES, arn);
+            return;
+        }
+    };
+    let (keys, doc_client) = match shape {
+        ValueShape::Binary => {
+            out.raise(ctx, &NOT_JSON, resources, format!("provider {} references {arn}, whose AWSCURRENT value is binary", p.name));
+            return;
+        }
+        ValueShape::NotJsonObject => {
+            out.raise(ctx, &NOT_JSON, resources, format!("provider {} references {arn}, whose AWSCURRENT value is not a JSON object", p.name));
+            return;
+        }
+        ValueShape::Object { keys, client_id } => (keys, client_id),
+    };
+    let key = p.json_key.as_deref().unwrap_or_default();
+    match keys.get(key) {
+        None => out.raise(ctx, &JSON_KEY_MISSING, resources.clone(), format!("provider {} reads key {key:?} of {arn}; AWSCURRENT has no such key", p.name)),
+        Some(KeyShape::NonEmptyString) => {}
+        Some(shape) => {
+            let what = if *shape == KeyShape::EmptyString { "an empty string" } else { "no string" };
+            out.raise(ctx, &VALUE_NOT_STRING, resources.clone(), format!("provider {} reads key {key:?} of {arn}; it holds {what}", p.name));
+        }
+    }
+    if let (Some(provider_client), Some(doc_client)) = (p.client_id.as_deref(), doc_client) {
+        if provider_client != doc_client {
+            out.raise(ctx, &CLIENT_ID_MISMATCH, resources, format!("provider {} uses client id {provider_client}; {arn} holds the secret of client {doc_client}", p.name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::rules::fixtures::*;
+    use crate::audit::snapshot::*;
+    use crate::findings::Timestamp;
+
+    #[test]
+    fn a_missing_secret_fires_ref_001_only() {
+        let mut s = healthy();
+        secret(&mut s).lookup = Lookup::NotFound;
+        assert_only(&s, &SECRET_NOT_FOUND);
+    }
+
+    #[test]
+    fn a_secret_scheduled_for_deletion_fires_ref_002() {
+        let mut s = healthy();
+        meta(&mut s).deleted_date = Some(Timestamp::from_millis(NOW + 7 * DAY));
+        assert!(raised(&s).contains(&"REF-002".to_string()));
+        assert!(!raised(&s).contains(&"REF-003".to_string()));
+    }
+
+    #[test]
+    fn a_missing_json_key_fires_ref_003() {
+        let mut s = healthy();
+        s.providers[0].json_key = Some("client_secret".into());
+        assert_only(&s, &JSON_KEY_MISSING);
+    }
+
+    #[test]
+    fn an_empty_or_non_string_value_fires_ref_004() {
+        for doc in [r#"{"clientId":"client-1","clientSecret":""}"#, r#"{"clientId":"client-1","clientSecret":7}"#] {
+            let mut s = healthy();
+            secret(&mut s).current = Some(Observed::Ok(ValueShape::of_text(doc)));
+            assert_only(&s, &VALUE_NOT_STRING);
+        }
+    }
+
+    #[test]
+    fn a_binary_or_non_json_secret_fires_ref_005() {
+        for shape in [ValueShape::Binary, ValueShape::of_text("not json")] {
+            let mut s = healthy();
+            secret(&mut s).current = Some(Observed::Ok(shape));
+            assert_only(&s, &NOT_JSON);
+        }
+    }
+
+    #[test]
+    fn a_cross_region_reference_fires_ref_006() {
+        let mut s = healthy();
+        secret(&mut s).lookup = Lookup::CrossRegion { region: "eu-west-1".into() };
+        assert_only(&s, &CROSS_REGION);
+    }
+
+    #[test]
+    fn a_resource_policy_without_the_service_principal_fires_ref_007() {
+        for verdict in [PolicyVerdict::Missing, PolicyVerdict::DoesNotAllow, PolicyVerdict::Unparseable] {
+            let mut s = healthy();
+            secret(&mut s).policy = Some(Observed::Ok(verdict));
+            assert_only(&s, &RESOURCE_POLICY);
+        }
+    }
+
+    #[test]
+    fn a_key_policy_without_decrypt_fires_ref_008_and_the_default_key_never_does() {
+        let mut s = healthy();
+        s.keys.get_mut(KEY).unwrap().decrypt = Observed::Ok(PolicyVerdict::DoesNotAllow);
+        assert_only(&s, &KEY_POLICY);
+        meta(&mut s).kms_key_id = None;
+        assert!(raised(&s).is_empty());
+    }
+
+    #[test]
+    fn a_failed_provider_fires_ref_009_with_its_reason() {
+        let mut s = healthy();
+        s.providers[0].status = Some("UPDATE_FAILED".into());
+        s.providers[0].failure_reason = Some("secret not readable".into());
+        assert_only(&s, &PROVIDER_FAILED);
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(e.findings[0].description().contains("UPDATE_FAILED: secret not readable"));
+    }
+
+    #[test]
+    fn a_managed_provider_is_informational_and_not_checked_further() {
+        let mut s = healthy();
+        s.providers[0].source = SecretSource::Managed;
+        secret(&mut s).lookup = Lookup::NotFound;
+        let ids = raised(&s);
+        assert!(ids.contains(&"REF-010".to_string()));
+        assert!(!ids.contains(&"REF-001".to_string()));
+    }
+
+    #[test]
+    fn a_different_client_id_fires_ref_011() {
+        let mut s = healthy();
+        s.providers[0].client_id = Some("client-2".into());
+        assert_only(&s, &CLIENT_ID_MISMATCH);
+    }
+
+    #[test]
+    fn unreadable_facts_skip_their_rules_instead_of_passing_them() {
+        let mut s = healthy();
+        secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
+        secret(&mut s).policy = Some(Observed::Unreadable("AccessDeniedException".into()));
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(e.skipped.contains(&("REF-003", SECRET.to_string())));
+        assert!(e.skipped.contains(&("REF-007", SECRET.to_string())));
+    }
+}

@@ -1,0 +1,384 @@
+//! Credential providers that depend on the rotated secret: pre-flight before promotion
+//! (testSecret), a baseline just before and a confirmation just after promotion (finishSecret),
+//! and rollback when the new version itself breaks a provider.
+//!
+//! Rollback rule: AWSCURRENT moves back to the previous version only when (1) a provider that
+//! resolved before promotion fails after it for a reason that depends on the version's content
+//! (its JSON key missing, empty or not a string; or the data-plane probe failing after promotion
+//! having succeeded just before it), and (2) the previous version's upstream secret is still
+//! live. Anything else (status, Region, deletion, resource or key policy) is the same for every
+//! version and is reported, not rolled back.
+
+use super::store::AWSCURRENT;
+use super::{client_ref, RotationError, Rotator};
+use crate::agentcore::check::{self, Problem};
+use crate::agentcore::probe::{ProbeFailure, ValueHash};
+use crate::agentcore::report::{self, kind_label};
+use crate::agentcore::{
+    referencing, rules, AgentCoreHooks, ProviderKind, ProviderRef, SecretIdentity, Via,
+};
+use crate::findings::{Finding, FindingsError, Timestamp};
+use crate::secret_doc::SecretDocument;
+use crate::upstream::lineage::{self, Lineage};
+
+/// A provider that depends on the secret (owned: the directory's full list is dropped).
+#[derive(Clone, Debug)]
+pub struct Dependent {
+    pub provider: ProviderRef,
+    /// `(secret_arn, json_key)` for EXTERNAL providers; `None` for a MANAGED provider of the
+    /// same client.
+    pub reference: Option<(String, String)>,
+}
+
+async fn dependents(
+    ac: &AgentCoreHooks,
+    secret_arn: &str,
+    client_id: Option<&str>,
+) -> Result<Vec<Dependent>, RotationError> {
+    let providers = ac.directory.providers().await?;
+    let identity = SecretIdentity::parse(secret_arn);
+    Ok(referencing(&providers, &identity, client_id)
+        .into_iter()
+        .map(|r| Dependent {
+            provider: r.provider.clone(),
+            reference: match r.via {
+                Via::Reference {
+                    secret_arn,
+                    json_key,
+                } => Some((secret_arn.to_string(), json_key.to_string())),
+                Via::ManagedSameClient => None,
+            },
+        })
+        .collect())
+}
+
+/// testSecret: every EXTERNAL provider's JSON key must be a non-empty string in AWSPENDING.
+/// A key that AWSCURRENT holds but AWSPENDING does not blocks promotion; a key neither holds
+/// is an existing broken reference, reported at finishSecret instead of blocking rotation.
+pub async fn preflight(
+    r: &Rotator,
+    ac: &AgentCoreHooks,
+    secret_arn: &str,
+    pending: &SecretDocument,
+) -> Result<(), RotationError> {
+    let deps = dependents(ac, secret_arn, Some(&pending.client_id)).await?;
+    let current = r.current_doc(secret_arn).await?;
+    let mut blocked = Vec::new();
+    for d in &deps {
+        let p = &d.provider;
+        let Some((_, key)) = &d.reference else {
+            tracing::info!(
+                provider = %p.name,
+                provider_arn = %p.arn,
+                "MANAGED credential provider for the same client keeps its own copy of the secret; not resolved through this secret"
+            );
+            continue;
+        };
+        if pending.string_at(key).is_some() {
+            continue;
+        }
+        if current.string_at(key).is_some() {
+            blocked.push(format!(
+                "{} provider {} references JSON key {key:?}, which AWSCURRENT holds but AWSPENDING does not (or holds empty)",
+                kind_label(p),
+                p.name
+            ));
+        } else {
+            tracing::warn!(
+                provider = %p.name,
+                json_key = %key,
+                "credential provider references a JSON key neither AWSCURRENT nor AWSPENDING holds"
+            );
+        }
+    }
+    if !blocked.is_empty() {
+        return Err(RotationError::Preflight(format!(
+            "{}; add the key to the pending document or correct the provider's jsonKey, then rotate again",
+            blocked.join("; ")
+        )));
+    }
+    tracing::info!(
+        providers = deps.len(),
+        "credential provider pre-flight passed"
+    );
+    Ok(())
+}
+
+/// One dependent provider as seen just before promotion.
+#[derive(Debug)]
+pub struct Entry {
+    pub dependent: Dependent,
+    /// `None` for MANAGED providers (not resolved through this secret).
+    pub before: Option<Result<ValueHash, Problem>>,
+    /// The data-plane probe succeeded before promotion (and, for API keys, returned the value
+    /// the reference resolved to).
+    pub probe_ok_before: bool,
+}
+
+/// Dependent providers and how they resolve just before promotion.
+#[derive(Debug)]
+pub struct Baseline {
+    pub entries: Vec<Entry>,
+    /// AWSCURRENT before promotion; `None` when it could not be read (e.g. the secret is
+    /// scheduled for deletion), which also rules out rollback.
+    pub previous: Option<SecretDocument>,
+}
+
+type ProbeResult = Result<Option<ValueHash>, ProbeFailure>;
+
+async fn probe(ac: &AgentCoreHooks, p: &ProviderRef, doc: &SecretDocument) -> Option<ProbeResult> {
+    let dp = ac.data_plane.as_ref()?;
+    Some(match p.kind {
+        ProviderKind::ApiKey => dp.api_key_hash(&p.name).await.map(Some),
+        ProviderKind::Oauth2 => dp
+            .oauth2_m2m(&p.name, &doc.profile.scopes)
+            .await
+            .map(|()| None),
+    })
+}
+
+/// A probe result agrees with `expected`: an M2M token was issued, or the API key returned
+/// hashes to `expected`.
+fn probe_agrees(result: &ProbeResult, expected: ValueHash) -> bool {
+    matches!(result, Ok(None)) || matches!(result, Ok(Some(h)) if *h == expected)
+}
+
+pub async fn baseline(
+    r: &Rotator,
+    ac: &AgentCoreHooks,
+    secret_arn: &str,
+) -> Result<Baseline, RotationError> {
+    let previous = r.current_doc(secret_arn).await.ok();
+    let client_id = previous.as_ref().map(|d| d.client_id.as_str());
+    let mut entries = Vec::new();
+    for dependent in dependents(ac, secret_arn, client_id).await? {
+        let (before, probe_ok_before) = match (&dependent.reference, &previous) {
+            (None, _) => (None, false),
+            (Some((arn, key)), prev) => {
+                let before = check::resolve(
+                    ac.access.as_ref(),
+                    r.store.as_ref(),
+                    &dependent.provider,
+                    arn,
+                    key,
+                )
+                .await?;
+                let probe_ok = match (&before, prev) {
+                    (Ok(hash), Some(prev)) => probe(ac, &dependent.provider, prev)
+                        .await
+                        .is_some_and(|res| probe_agrees(&res, *hash)),
+                    _ => false,
+                };
+                (Some(before), probe_ok)
+            }
+        };
+        entries.push(Entry {
+            dependent,
+            before,
+            probe_ok_before,
+        });
+    }
+    Ok(Baseline { entries, previous })
+}
+
+/// Reports what the baseline found when finishSecret stops before promotion.
+pub async fn report_baseline(ac: &AgentCoreHooks, secret_arn: &str, baseline: &Baseline) {
+    let now = Timestamp::now();
+    let Some(scope) = report::scope_of(secret_arn) else {
+        return;
+    };
+    let findings: Vec<Result<Finding, FindingsError>> = baseline
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let p = &e.dependent.provider;
+            match (&e.dependent.reference, &e.before) {
+                (None, _) => Some(report::managed_finding(&scope, p, secret_arn, now)),
+                (Some((arn, _)), Some(Err(problem))) => {
+                    Some(report::problem_finding(&scope, p, arn, problem, now))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    emit(ac, findings).await;
+}
+
+/// The expected value after promotion: the rotated client secret for OAuth2 providers, the
+/// new document's value under the key for API-key providers.
+fn expected(p: &ProviderRef, key: &str, doc: &SecretDocument) -> Option<ValueHash> {
+    match p.kind {
+        ProviderKind::Oauth2 => Some(ValueHash::of(doc.client_secret.expose())),
+        ProviderKind::ApiKey => doc.string_at(key).map(|v| ValueHash::of(v.expose())),
+    }
+}
+
+/// finishSecret, after promotion: confirm every dependent provider, report what is wrong, and
+/// roll back when the rule in this module's documentation says so.
+pub async fn confirm(
+    r: &Rotator,
+    ac: &AgentCoreHooks,
+    secret_arn: &str,
+    previous_version: &str,
+    token: &str,
+    pending: &SecretDocument,
+    baseline: &Baseline,
+) -> Result<(), RotationError> {
+    let now = Timestamp::now();
+    let scope = report::scope_of(secret_arn);
+    let mut findings: Vec<Result<Finding, FindingsError>> = Vec::new();
+    let mut breaks: Vec<(&ProviderRef, String)> = Vec::new();
+    let mut confirmed = 0usize;
+    for e in &baseline.entries {
+        let p = &e.dependent.provider;
+        let Some((arn, key)) = &e.dependent.reference else {
+            if let Some(scope) = &scope {
+                findings.push(report::managed_finding(scope, p, secret_arn, now));
+            }
+            continue;
+        };
+        let after =
+            check::resolve(ac.access.as_ref(), r.store.as_ref(), p, arn, key).await?;
+        let hash = match after {
+            Err(problem) => {
+                if problem.depends_on_version() && matches!(e.before, Some(Ok(_))) {
+                    breaks.push((p, format!("{} provider {}: {problem} in the new version", kind_label(p), p.name)));
+                } else if let Some(scope) = &scope {
+                    findings.push(report::problem_finding(scope, p, arn, &problem, now));
+                }
+                continue;
+            }
+            Ok(hash) => hash,
+        };
+        let wanted = expected(p, key, pending);
+        if wanted != Some(hash) {
+            if let Some(scope) = &scope {
+                findings.push(report::about(
+                    &rules::REF_STALE_RESOLUTION,
+                    scope,
+                    p,
+                    arn,
+                    format!(
+                        "{} provider {} resolves {arn} JSON key {key:?} to a value other than the rotated one",
+                        kind_label(p),
+                        p.name
+                    ),
+                    now,
+                ));
+            }
+            continue;
+        }
+        match probe(ac, p, pending).await {
+            Some(result) if !probe_agrees(&result, hash) => {
+                let what = match &result {
+                    Err(f) => f.to_string(),
+                    Ok(_) => "GetResourceApiKey returned a value other than the rotated one".into(),
+                };
+                if e.probe_ok_before {
+                    breaks.push((p, format!("{} provider {}: data plane {what} with the new version but not with the previous one", kind_label(p), p.name)));
+                } else if let Some(scope) = &scope {
+                    findings.push(report::about(
+                        &rules::REF_STALE_RESOLUTION,
+                        scope,
+                        p,
+                        arn,
+                        format!("{} provider {}: data-plane probe: {what}", kind_label(p), p.name),
+                        now,
+                    ));
+                }
+            }
+            _ => confirmed += 1,
+        }
+    }
+
+    if breaks.is_empty() {
+        tracing::info!(
+            confirmed,
+            problems = findings.len(),
+            "credential providers checked after promotion"
+        );
+        emit(ac, findings).await;
+        return Ok(());
+    }
+    let reason = breaks
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let providers: Vec<&ProviderRef> = breaks.iter().map(|(p, _)| *p).collect();
+    let live = previous_upstream_live(r, baseline.previous.as_ref(), pending).await;
+    let (rule, result, detail) = match live {
+        Ok(()) => {
+            r.store
+                .update_stage(secret_arn, AWSCURRENT, Some(previous_version), Some(token))
+                .await?;
+            tracing::error!(
+                previous_version,
+                rolled_back_version = token,
+                "new version broke credential providers; AWSCURRENT moved back"
+            );
+            (
+                &rules::ROT_ROLLED_BACK,
+                RotationError::RolledBack {
+                    previous_version: previous_version.to_string(),
+                    reason: reason.clone(),
+                },
+                format!("AWSCURRENT of {secret_arn} moved back from version {token} to {previous_version}: {reason}"),
+            )
+        }
+        Err(why_not) => (
+            &rules::ROT_BROKEN_NOT_ROLLED_BACK,
+            RotationError::BrokenNotRolledBack {
+                reason: reason.clone(),
+                why_not: why_not.clone(),
+            },
+            format!("version {token} of {secret_arn} is AWSCURRENT and breaks providers ({reason}); not rolled back: {why_not}"),
+        ),
+    };
+    if let Some(scope) = &scope {
+        findings.push(report::rotation_finding(
+            rule, scope, secret_arn, &providers, detail, now,
+        ));
+    }
+    emit(ac, findings).await;
+    Err(result)
+}
+
+/// Rolling back is safe only while the previous version's upstream secret still works.
+async fn previous_upstream_live(
+    r: &Rotator,
+    previous: Option<&SecretDocument>,
+    pending: &SecretDocument,
+) -> Result<(), String> {
+    let previous = previous.ok_or("the previous version could not be read")?;
+    let upstream = r
+        .upstreams
+        .upstream_for(&previous.profile)
+        .await
+        .map_err(|e| e.to_string())?;
+    let live = upstream
+        .list_secrets(&client_ref(previous))
+        .await
+        .map_err(|e| e.to_string())?;
+    match lineage::resolve(previous, Some(pending), &live) {
+        Lineage::Live(_) => Ok(()),
+        Lineage::Absent => Err("the previous version's upstream secret is no longer live".into()),
+        Lineage::Ambiguous(ids) => Err(format!(
+            "cannot tell which live upstream secret belongs to the previous version ({})",
+            ids.join(", ")
+        )),
+    }
+}
+
+async fn emit(ac: &AgentCoreHooks, findings: Vec<Result<Finding, FindingsError>>) {
+    let mut ok = Vec::with_capacity(findings.len());
+    for f in findings {
+        match f {
+            Ok(f) => ok.push(f),
+            Err(e) => tracing::warn!(error = %e, "could not build a finding"),
+        }
+    }
+    if !ok.is_empty() {
+        ac.emitters.emit(&ok).await;
+    }
+}
