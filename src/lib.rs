@@ -5,6 +5,7 @@
 //! Domain modules never see AWS SDK types; adapters in [`aws`] and [`upstream`] do.
 
 pub mod agentcore;
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod event;

@@ -207,10 +207,12 @@ pub async fn resolve(
     else {
         return Ok(Err(Problem::SecretNotFound));
     };
-    Ok(value_hash(&payload, json_key).map_err(|why| Problem::KeyUnusable {
-        key: json_key.to_string(),
-        why,
-    }))
+    Ok(
+        value_hash(&payload, json_key).map_err(|why| Problem::KeyUnusable {
+            key: json_key.to_string(),
+            why,
+        }),
+    )
 }
 
 #[cfg(test)]

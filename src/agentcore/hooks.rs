@@ -7,7 +7,7 @@ use super::discovery::ProviderDirectory;
 use super::probe::DataPlane;
 use crate::findings::Emitters;
 
-/// Wired by [`crate::aws::agentcore::hooks_from_sdk`] (or by tests with fakes) and handed to
+/// Wired by [`crate::aws::agentcore::hooks_from_lookup`] (or by tests with fakes) and handed to
 /// [`crate::rotation::Rotator::with_agentcore`].
 #[derive(Clone)]
 pub struct AgentCoreHooks {

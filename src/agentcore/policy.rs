@@ -104,15 +104,24 @@ mod tests {
 
     #[test]
     fn the_service_principal_with_the_action_or_a_wildcard_is_allowed() {
-        let p = policy(json!([allow(json!({"Service": SERVICE_PRINCIPAL}), json!(READ))]));
+        let p = policy(json!([allow(
+            json!({"Service": SERVICE_PRINCIPAL}),
+            json!(READ)
+        )]));
         assert!(service_may(Some(&p), READ, Some("arn:x")));
-        let p = policy(json!([allow(json!({"Service": [SERVICE_PRINCIPAL]}), json!(["secretsmanager:*"]))]));
+        let p = policy(json!([allow(
+            json!({"Service": [SERVICE_PRINCIPAL]}),
+            json!(["secretsmanager:*"])
+        )]));
         assert!(service_may(Some(&p), READ, None));
     }
 
     #[test]
     fn another_principal_no_policy_or_a_deny_grants_nothing() {
-        let other = policy(json!([allow(json!({"AWS": "arn:aws:iam::1:root"}), json!(READ))]));
+        let other = policy(json!([allow(
+            json!({"AWS": "arn:aws:iam::1:root"}),
+            json!(READ)
+        )]));
         assert!(!service_may(Some(&other), READ, None));
         assert!(!service_may(None, READ, None));
         assert!(!service_may(Some("not json"), READ, None));
@@ -125,20 +134,39 @@ mod tests {
 
     #[test]
     fn a_statement_for_another_resource_does_not_grant_this_one() {
-        let p = policy(json!([{"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL},
-            "Action": READ, "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:other-*"}]));
-        assert!(!service_may(Some(&p), READ, Some("arn:aws:secretsmanager:us-east-1:1:secret:mine-AbC123")));
-        assert!(service_may(Some(&p), READ, Some("arn:aws:secretsmanager:us-east-1:1:secret:other-AbC123")));
+        let p = policy(
+            json!([{"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL},
+            "Action": READ, "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:other-*"}]),
+        );
+        assert!(!service_may(
+            Some(&p),
+            READ,
+            Some("arn:aws:secretsmanager:us-east-1:1:secret:mine-AbC123")
+        ));
+        assert!(service_may(
+            Some(&p),
+            READ,
+            Some("arn:aws:secretsmanager:us-east-1:1:secret:other-AbC123")
+        ));
     }
 
     #[test]
     fn kms_decrypt_must_be_granted_to_the_service() {
         let p = policy(json!([
-            allow(json!({"AWS": "arn:aws:iam::123456789012:root"}), json!("kms:*")),
-            allow(json!({"Service": SERVICE_PRINCIPAL}), json!(["kms:Decrypt", "kms:DescribeKey"]))
+            allow(
+                json!({"AWS": "arn:aws:iam::123456789012:root"}),
+                json!("kms:*")
+            ),
+            allow(
+                json!({"Service": SERVICE_PRINCIPAL}),
+                json!(["kms:Decrypt", "kms:DescribeKey"])
+            )
         ]));
         assert!(service_may(Some(&p), "kms:Decrypt", None));
-        let root_only = policy(json!([allow(json!({"AWS": "arn:aws:iam::123456789012:root"}), json!("kms:*"))]));
+        let root_only = policy(json!([allow(
+            json!({"AWS": "arn:aws:iam::123456789012:root"}),
+            json!("kms:*")
+        )]));
         assert!(!service_may(Some(&root_only), "kms:Decrypt", None));
     }
 }

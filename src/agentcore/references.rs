@@ -7,7 +7,10 @@ use super::identity::SecretIdentity;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via<'a> {
     /// EXTERNAL: AgentCore reads the secret by `secret_arn` and takes `json_key`.
-    Reference { secret_arn: &'a str, json_key: &'a str },
+    Reference {
+        secret_arn: &'a str,
+        json_key: &'a str,
+    },
     /// MANAGED provider for the same OAuth client: it holds its own copy of the secret, so it
     /// is not resolved through ours, but rotation affects it.
     ManagedSameClient,
@@ -67,7 +70,12 @@ mod tests {
 
     const OURS: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:agents/okta-AbC123";
 
-    fn provider(name: &str, source: SecretSource, arn: Option<&str>, client: Option<&str>) -> ProviderRef {
+    fn provider(
+        name: &str,
+        source: SecretSource,
+        arn: Option<&str>,
+        client: Option<&str>,
+    ) -> ProviderRef {
         ProviderRef {
             kind: ProviderKind::Oauth2,
             name: name.into(),
@@ -104,7 +112,12 @@ mod tests {
                 Some("arn:aws:secretsmanager:us-east-1:444455556666:secret:agents/okta-AbC123"),
                 None,
             ),
-            provider("other-secret", SecretSource::External, Some("arn:aws:secretsmanager:us-east-1:111122223333:secret:agents/entra-AbC123"), None),
+            provider(
+                "other-secret",
+                SecretSource::External,
+                Some("arn:aws:secretsmanager:us-east-1:111122223333:secret:agents/entra-AbC123"),
+                None,
+            ),
         ];
         let found = referencing(&providers, &SecretIdentity::parse(OURS), None);
         let names: Vec<&str> = found.iter().map(|r| r.provider.name.as_str()).collect();
@@ -122,8 +135,18 @@ mod tests {
     fn a_managed_provider_counts_only_for_the_same_client_id() {
         let managed_arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:bedrock-agentcore-identity!default/oauth2/m-AbC123";
         let providers = vec![
-            provider("same", SecretSource::Managed, Some(managed_arn), Some("client-1")),
-            provider("other", SecretSource::Managed, Some(managed_arn), Some("client-2")),
+            provider(
+                "same",
+                SecretSource::Managed,
+                Some(managed_arn),
+                Some("client-1"),
+            ),
+            provider(
+                "other",
+                SecretSource::Managed,
+                Some(managed_arn),
+                Some("client-2"),
+            ),
         ];
         let found = referencing(&providers, &SecretIdentity::parse(OURS), Some("client-1"));
         assert_eq!(found.len(), 1);

@@ -74,7 +74,14 @@ pub fn managed_finding(
         p.name,
         p.client_id.as_deref().unwrap_or_default()
     );
-    about(&rules::REF_MANAGED_SAME_CLIENT, scope, p, secret_arn, detail, now)
+    about(
+        &rules::REF_MANAGED_SAME_CLIENT,
+        scope,
+        p,
+        secret_arn,
+        detail,
+        now,
+    )
 }
 
 /// ROT-001 / ROT-002: the new version broke `providers`.

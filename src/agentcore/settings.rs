@@ -71,10 +71,20 @@ impl AgentCoreSettings {
                 })
                 .transpose()
         };
-        if let Some(n) = bounded("ROTATOR_AGENTCORE_CONCURRENCY", 1, 16, "a number from 1 to 16")? {
+        if let Some(n) = bounded(
+            "ROTATOR_AGENTCORE_CONCURRENCY",
+            1,
+            16,
+            "a number from 1 to 16",
+        )? {
             s.concurrency = n as usize;
         }
-        if let Some(n) = bounded("ROTATOR_AGENTCORE_MAX_ATTEMPTS", 1, 10, "a number from 1 to 10")? {
+        if let Some(n) = bounded(
+            "ROTATOR_AGENTCORE_MAX_ATTEMPTS",
+            1,
+            10,
+            "a number from 1 to 10",
+        )? {
             s.max_attempts = n as u32;
         }
         Ok(s)
@@ -86,7 +96,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -110,6 +125,9 @@ mod tests {
         let err = AgentCoreSettings::from_lookup(env(&[("ROTATOR_AGENTCORE_CONCURRENCY", "64")]))
             .unwrap_err();
         assert_eq!(err.key, "ROTATOR_AGENTCORE_CONCURRENCY");
-        assert!(AgentCoreSettings::from_lookup(env(&[("ROTATOR_AGENTCORE_REFERENCES", "maybe")])).is_err());
+        assert!(
+            AgentCoreSettings::from_lookup(env(&[("ROTATOR_AGENTCORE_REFERENCES", "maybe")]))
+                .is_err()
+        );
     }
 }

@@ -36,7 +36,7 @@ pub fn evaluate(policy: Option<&str>, action: &str, resource: Option<&str>) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf";
     const READ: &str = "secretsmanager:GetSecretValue";

@@ -89,9 +89,9 @@ pub struct Trigger {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TriggerError {
-    #[error("unsupported audit trigger (source {source:?}, detail-type {detail_type:?}); expected an EventBridge Scheduler input, a \"Scheduled Event\", a Secrets Manager \"Secret Label Updated\" or CloudTrail event, or {{\"scope\": \"all\" | {{\"secretIds\": [...], \"providerNames\": [...]}}}}")]
+    #[error("unsupported audit trigger (source {event_source:?}, detail-type {detail_type:?}); expected an EventBridge Scheduler input, a \"Scheduled Event\", a Secrets Manager \"Secret Label Updated\" or CloudTrail event, or {{\"scope\": \"all\" | {{\"secretIds\": [...], \"providerNames\": [...]}}}}")]
     Unsupported {
-        source: Option<String>,
+        event_source: Option<String>,
         detail_type: Option<String>,
     },
     #[error("unsupported {detail_type} event {event_name:?}; the audit reacts to {expected}")]
@@ -214,7 +214,7 @@ impl Trigger {
                 "direct invocation",
             )),
             (s, d) => Err(TriggerError::Unsupported {
-                source: s.map(clip),
+                event_source: s.map(clip),
                 detail_type: d.map(clip),
             }),
         }

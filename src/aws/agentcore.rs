@@ -269,7 +269,9 @@ impl SecretsManagerAccess {
 }
 
 fn is_aws_managed_key(key: &str) -> bool {
-    key.is_empty() || key == "alias/aws/secretsmanager" || key.ends_with(":alias/aws/secretsmanager")
+    key.is_empty()
+        || key == "alias/aws/secretsmanager"
+        || key.ends_with(":alias/aws/secretsmanager")
 }
 
 #[async_trait]

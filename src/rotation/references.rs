@@ -64,6 +64,8 @@ pub async fn preflight(
     let deps = dependents(ac, secret_arn, Some(&pending.client_id)).await?;
     let current = r.current_doc(secret_arn).await?;
     let mut blocked = Vec::new();
+    let mut findings = Vec::new();
+    let (scope, now) = (report::scope_of(secret_arn), Timestamp::now());
     for d in &deps {
         let p = &d.provider;
         let Some((_, key)) = &d.reference else {
@@ -77,21 +79,28 @@ pub async fn preflight(
         if pending.string_at(key).is_some() {
             continue;
         }
-        if current.string_at(key).is_some() {
-            blocked.push(format!(
-                "{} provider {} references JSON key {key:?}, which AWSCURRENT holds but AWSPENDING does not (or holds empty)",
-                kind_label(p),
-                p.name
-            ));
+        // Any missing key blocks promotion: promoting would leave this provider unable to
+        // resolve the secret, whether or not it could before.
+        let already = if current.string_at(key).is_some() {
+            "AWSCURRENT holds it"
         } else {
-            tracing::warn!(
-                provider = %p.name,
-                json_key = %key,
-                "credential provider references a JSON key neither AWSCURRENT nor AWSPENDING holds"
-            );
+            "AWSCURRENT lacks it too, so this reference is already broken"
+        };
+        blocked.push(format!(
+            "{} provider {} references JSON key {key:?}, which is missing or empty in AWSPENDING ({already})",
+            kind_label(p),
+            p.name
+        ));
+        if let Some(scope) = &scope {
+            let problem = Problem::KeyUnusable {
+                key: key.clone(),
+                why: check::KeyProblem::Missing,
+            };
+            findings.push(report::problem_finding(scope, p, secret_arn, &problem, now));
         }
     }
     if !blocked.is_empty() {
+        emit(ac, findings).await;
         return Err(RotationError::Preflight(format!(
             "{}; add the key to the pending document or correct the provider's jsonKey, then rotate again",
             blocked.join("; ")
@@ -237,12 +246,18 @@ pub async fn confirm(
             }
             continue;
         };
-        let after =
-            check::resolve(ac.access.as_ref(), r.store.as_ref(), p, arn, key).await?;
+        let after = check::resolve(ac.access.as_ref(), r.store.as_ref(), p, arn, key).await?;
         let hash = match after {
             Err(problem) => {
                 if problem.depends_on_version() && matches!(e.before, Some(Ok(_))) {
-                    breaks.push((p, format!("{} provider {}: {problem} in the new version", kind_label(p), p.name)));
+                    breaks.push((
+                        p,
+                        format!(
+                            "{} provider {}: {problem} in the new version",
+                            kind_label(p),
+                            p.name
+                        ),
+                    ));
                 } else if let Some(scope) = &scope {
                     findings.push(report::problem_finding(scope, p, arn, &problem, now));
                 }
@@ -282,7 +297,11 @@ pub async fn confirm(
                         scope,
                         p,
                         arn,
-                        format!("{} provider {}: data-plane probe: {what}", kind_label(p), p.name),
+                        format!(
+                            "{} provider {}: data-plane probe: {what}",
+                            kind_label(p),
+                            p.name
+                        ),
                         now,
                     ));
                 }

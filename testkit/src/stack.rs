@@ -1,23 +1,28 @@
-//! The whole local stack for rotation: moto (Secrets Manager), the Cognito simulator, and a
-//! rotator wired to them by endpoint configuration only.
+//! The whole local stack for rotation: moto (Secrets Manager), the Cognito simulator, the
+//! AgentCore Identity emulator, and a rotator wired to them by endpoint configuration only.
 
 use std::sync::Arc;
 
+use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::config::Config;
+use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
+use crate::agentcore::AgentCoreEmulator;
 use crate::cognito::CognitoSim;
 use crate::conductor::Conductor;
-use crate::moto::{sdk_config_for, Moto, REGION};
+use crate::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
 
 pub struct LocalStack {
     pub moto: &'static Moto,
     pub cognito: CognitoSim,
     pub sm: aws_sdk_secretsmanager::Client,
+    /// AgentCore Identity in [`REGION`], reading secrets from moto.
+    pub agentcore: AgentCoreEmulator,
 }
 
 /// A Cognito app client whose secret is stored in Secrets Manager, ready to rotate.
@@ -37,7 +42,36 @@ impl LocalStack {
             moto,
             cognito: CognitoSim::start(),
             sm: aws_sdk_secretsmanager::Client::new(&moto.sdk_config()),
+            agentcore: AgentCoreEmulator::start(&moto.endpoint, REGION, ACCOUNT_ID),
         }
+    }
+
+    /// The AgentCore control-plane client, pointed at the emulator.
+    pub fn agentcore_control(&self) -> aws_sdk_bedrockagentcorecontrol::Client {
+        aws_sdk_bedrockagentcorecontrol::Client::new(&self.agentcore.sdk_config())
+    }
+
+    /// A rotator with AgentCore hooks: providers and the data plane at the emulator, secrets
+    /// (and their policies and keys) in moto's `secrets_region`.
+    pub fn rotator_with_agentcore(
+        &self,
+        config: Config,
+        secrets_region: &str,
+        settings: &AgentCoreSettings,
+        emitters: Emitters,
+    ) -> Rotator {
+        let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
+        Rotator::new(
+            Arc::new(SecretsManagerStore::new(&secrets_sdk)),
+            Arc::new(AwsUpstreams::new(self.cognito_sdk_config())),
+            config,
+        )
+        .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
+            &self.agentcore.sdk_config(),
+            &secrets_sdk,
+            settings,
+            emitters,
+        ))
     }
 
     pub fn cognito_sdk_config(&self) -> SdkConfig {
@@ -73,6 +107,18 @@ impl LocalStack {
     /// Creates a pool, a client with one secret, and the secret document in Secrets Manager.
     /// `patch` is merged into the document's top level (`rotation` is merged key by key).
     pub async fn cognito_fixture(&self, patch: Value) -> CognitoFixture {
+        let name = format!("agentcore/test/{}", uuid::Uuid::new_v4().simple());
+        self.cognito_fixture_with(&self.sm, &name, patch).await
+    }
+
+    /// [`LocalStack::cognito_fixture`] with the secret created through `sm` (e.g. another
+    /// Region) under `name`.
+    pub async fn cognito_fixture_with(
+        &self,
+        sm: &aws_sdk_secretsmanager::Client,
+        name: &str,
+        patch: Value,
+    ) -> CognitoFixture {
         let pool_id = self.cognito.create_user_pool(REGION);
         let (client_id, secret_id, value) =
             self.cognito.create_client(&pool_id, &["agents/invoke"]);
@@ -91,11 +137,9 @@ impl LocalStack {
             }
         });
         merge(&mut doc, patch);
-        let name = format!("agentcore/test/{}", uuid::Uuid::new_v4().simple());
-        let out = self
-            .sm
+        let out = sm
             .create_secret()
-            .name(&name)
+            .name(name)
             .secret_string(doc.to_string())
             .send()
             .await

@@ -22,7 +22,6 @@ pub const CATALOGUE: &[&Rule] = &[
     &references::SECRET_NOT_FOUND,
     &references::SCHEDULED_FOR_DELETION,
     &references::JSON_KEY_MISSING,
-    &references::VALUE_NOT_STRING,
     &references::NOT_JSON,
     &references::CROSS_REGION,
     &references::RESOURCE_POLICY,

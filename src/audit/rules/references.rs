@@ -9,75 +9,39 @@ use crate::findings::{Rule, Severity};
 
 use super::{provider_resource, secret_resource, Evaluation, RuleContext};
 
-pub const SECRET_NOT_FOUND: Rule = Rule {
-    id: "REF-001",
-    severity: Severity::Critical,
-    title: "Credential provider references a secret that does not exist",
-    remediation: "Restore the secret if it was deleted, or update the provider (UpdateOauth2CredentialProvider / UpdateApiKeyCredentialProvider) to reference an existing secret.",
+// Shared with the rotation's confirmation (same ids, so one finding whoever raises it).
+pub use crate::agentcore::rules::{
+    REF_CROSS_REGION as CROSS_REGION, REF_JSON_KEY_UNUSABLE as JSON_KEY_MISSING,
+    REF_KMS_POLICY_DENIES as KEY_POLICY, REF_PROVIDER_FAILED as PROVIDER_FAILED,
+    REF_RESOURCE_POLICY_DENIES as RESOURCE_POLICY, REF_SECRET_NOT_FOUND as SECRET_NOT_FOUND,
+    REF_SECRET_SCHEDULED_FOR_DELETION as SCHEDULED_FOR_DELETION,
 };
-pub const SCHEDULED_FOR_DELETION: Rule = Rule {
-    id: "REF-002",
-    severity: Severity::Critical,
-    title: "Credential provider references a secret scheduled for deletion",
-    remediation: "Cancel the deletion (aws secretsmanager restore-secret) or repoint the provider before the deletion date; a secret pending deletion cannot be read.",
-};
-pub const JSON_KEY_MISSING: Rule = Rule {
-    id: "REF-003",
-    severity: Severity::Critical,
-    title: "Referenced secret has no value under the provider's JSON key",
-    remediation: "Add the key to the AWSCURRENT JSON document, or update the provider's jsonKey to the key that holds the client secret.",
-};
-pub const VALUE_NOT_STRING: Rule = Rule {
-    id: "REF-004",
-    severity: Severity::Critical,
-    title: "Provider's JSON key holds no non-empty string",
-    remediation: "Store the client secret as a non-empty JSON string under the provider's jsonKey.",
-};
+
+/// "Value not a non-empty string" is the same rule as "JSON key missing" (REF-003: the key is
+/// unusable); the finding's description says which.
+pub const VALUE_NOT_STRING: Rule = JSON_KEY_MISSING;
+
 pub const NOT_JSON: Rule = Rule {
-    id: "REF-005",
-    severity: Severity::Critical,
+    id: "REF-010",
+    severity: Severity::High,
     title: "Referenced secret is binary or not a JSON object",
-    remediation: "Store the secret as a JSON object in SecretString (e.g. {\"clientId\": ..., \"clientSecret\": ...}).",
-};
-pub const CROSS_REGION: Rule = Rule {
-    id: "REF-006",
-    severity: Severity::Critical,
-    title: "Credential provider references a secret in another Region",
-    remediation: "AgentCore Identity reads secrets in its own Region only: replicate the secret into this Region and reference the replica.",
-};
-pub const RESOURCE_POLICY: Rule = Rule {
-    id: "REF-007",
-    severity: Severity::High,
-    title: "Secret's resource policy does not let AgentCore Identity read it",
-    remediation: "Add a statement allowing principal bedrock-agentcore.amazonaws.com secretsmanager:GetSecretValue on the secret (condition aws:SourceAccount recommended).",
-};
-pub const KEY_POLICY: Rule = Rule {
-    id: "REF-008",
-    severity: Severity::High,
-    title: "Secret's customer-managed KMS key does not let AgentCore Identity decrypt",
-    remediation: "Add a key policy statement allowing principal bedrock-agentcore.amazonaws.com kms:Decrypt (condition kms:ViaService secretsmanager.<region>.amazonaws.com recommended).",
-};
-pub const PROVIDER_FAILED: Rule = Rule {
-    id: "REF-009",
-    severity: Severity::High,
-    title: "Credential provider is in a failed state",
-    remediation: "Read failureReason, fix the cause (usually the referenced secret or its policies), then update the provider again.",
+    remediation: "Store the secret as a JSON object in SecretString (e.g. {\"clientId\": ..., \"clientSecret\": ...}); AgentCore reads a JSON key from it.",
 };
 pub const MANAGED_SOURCE: Rule = Rule {
-    id: "REF-010",
+    id: "REF-011",
     severity: Severity::Informational,
     title: "Credential provider keeps its secret in an AgentCore-managed secret",
     remediation: "To rotate the secret, control its KMS key and audit it, store it in your own secret and update the provider with clientSecretSource EXTERNAL.",
 };
 pub const CLIENT_ID_MISMATCH: Rule = Rule {
-    id: "REF-011",
+    id: "REF-012",
     severity: Severity::High,
     title: "Provider's client id differs from the client id in the secret document",
     remediation: "Update the provider's clientId or the secret document's clientId so both name the same OAuth client; a secret never authenticates another client.",
 };
 
 /// Rules that need the secret's value; skipped when it cannot be read.
-const VALUE_RULES: [&Rule; 4] = [&JSON_KEY_MISSING, &VALUE_NOT_STRING, &NOT_JSON, &CLIENT_ID_MISMATCH];
+const VALUE_RULES: [&Rule; 3] = [&JSON_KEY_MISSING, &NOT_JSON, &CLIENT_ID_MISMATCH];
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
     for p in &snapshot.providers {
@@ -208,29 +172,28 @@ mod tests {
     use crate::findings::Timestamp;
 
     #[test]
-    fn a_missing_secret_fires_ref_001_only() {
+    fn a_missing_secret_fires_secret_not_found_only() {
         let mut s = healthy();
         secret(&mut s).lookup = Lookup::NotFound;
         assert_only(&s, &SECRET_NOT_FOUND);
     }
 
     #[test]
-    fn a_secret_scheduled_for_deletion_fires_ref_002() {
+    fn a_secret_scheduled_for_deletion_fires_and_skips_the_value_checks() {
         let mut s = healthy();
         meta(&mut s).deleted_date = Some(Timestamp::from_millis(NOW + 7 * DAY));
-        assert!(raised(&s).contains(&"REF-002".to_string()));
-        assert!(!raised(&s).contains(&"REF-003".to_string()));
+        assert_only(&s, &SCHEDULED_FOR_DELETION);
     }
 
     #[test]
-    fn a_missing_json_key_fires_ref_003() {
+    fn a_missing_json_key_fires_json_key_missing() {
         let mut s = healthy();
         s.providers[0].json_key = Some("client_secret".into());
         assert_only(&s, &JSON_KEY_MISSING);
     }
 
     #[test]
-    fn an_empty_or_non_string_value_fires_ref_004() {
+    fn an_empty_or_non_string_value_fires_the_json_key_rule_too() {
         for doc in [r#"{"clientId":"client-1","clientSecret":""}"#, r#"{"clientId":"client-1","clientSecret":7}"#] {
             let mut s = healthy();
             secret(&mut s).current = Some(Observed::Ok(ValueShape::of_text(doc)));
@@ -239,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn a_binary_or_non_json_secret_fires_ref_005() {
+    fn a_binary_or_non_json_secret_fires_not_json() {
         for shape in [ValueShape::Binary, ValueShape::of_text("not json")] {
             let mut s = healthy();
             secret(&mut s).current = Some(Observed::Ok(shape));
@@ -248,14 +211,14 @@ mod tests {
     }
 
     #[test]
-    fn a_cross_region_reference_fires_ref_006() {
+    fn a_cross_region_reference_fires_cross_region() {
         let mut s = healthy();
         secret(&mut s).lookup = Lookup::CrossRegion { region: "eu-west-1".into() };
         assert_only(&s, &CROSS_REGION);
     }
 
     #[test]
-    fn a_resource_policy_without_the_service_principal_fires_ref_007() {
+    fn a_resource_policy_without_the_service_principal_fires_resource_policy() {
         for verdict in [PolicyVerdict::Missing, PolicyVerdict::DoesNotAllow, PolicyVerdict::Unparseable] {
             let mut s = healthy();
             secret(&mut s).policy = Some(Observed::Ok(verdict));
@@ -264,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_policy_without_decrypt_fires_ref_008_and_the_default_key_never_does() {
+    fn a_key_policy_without_decrypt_fires_key_policy_and_the_default_key_never_does() {
         let mut s = healthy();
         s.keys.get_mut(KEY).unwrap().decrypt = Observed::Ok(PolicyVerdict::DoesNotAllow);
         assert_only(&s, &KEY_POLICY);
@@ -273,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_provider_fires_ref_009_with_its_reason() {
+    fn a_failed_provider_fires_provider_failed_with_its_reason() {
         let mut s = healthy();
         s.providers[0].status = Some("UPDATE_FAILED".into());
         s.providers[0].failure_reason = Some("secret not readable".into());
@@ -288,12 +251,11 @@ mod tests {
         s.providers[0].source = SecretSource::Managed;
         secret(&mut s).lookup = Lookup::NotFound;
         let ids = raised(&s);
-        assert!(ids.contains(&"REF-010".to_string()));
-        assert!(!ids.contains(&"REF-001".to_string()));
+        assert_eq!(ids, vec![MANAGED_SOURCE.id.to_string()]);
     }
 
     #[test]
-    fn a_different_client_id_fires_ref_011() {
+    fn a_different_client_id_fires_client_id_mismatch() {
         let mut s = healthy();
         s.providers[0].client_id = Some("client-2".into());
         assert_only(&s, &CLIENT_ID_MISMATCH);
@@ -305,7 +267,7 @@ mod tests {
         secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
         secret(&mut s).policy = Some(Observed::Unreadable("AccessDeniedException".into()));
         let e = crate::audit::rules::evaluate(&s, &ctx());
-        assert!(e.skipped.contains(&("REF-003", SECRET.to_string())));
-        assert!(e.skipped.contains(&("REF-007", SECRET.to_string())));
+        assert!(e.skipped.contains(&(JSON_KEY_MISSING.id, SECRET.to_string())));
+        assert!(e.skipped.contains(&(RESOURCE_POLICY.id, SECRET.to_string())));
     }
 }

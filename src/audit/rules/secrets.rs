@@ -165,6 +165,6 @@ mod tests {
         let mut s = healthy();
         meta(&mut s).rotation_enabled = false;
         s.providers[0].source = crate::agentcore::SecretSource::Managed;
-        assert_eq!(raised(&s), vec!["REF-010".to_string()]);
+        assert_eq!(raised(&s), vec![crate::audit::rules::references::MANAGED_SOURCE.id.to_string()]);
     }
 }

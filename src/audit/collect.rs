@@ -1,0 +1,499 @@
+//! Reads one wave of referenced secrets into [`SecretFacts`], close to the API-call lower
+//! bound: per secret one DescribeSecret and one GetResourcePolicy, AWSCURRENT values 20 per
+//! BatchGetSecretValue, one key-policy read per distinct customer-managed key (cached across
+//! waves), and for rotator documents one upstream list plus the AWSPREVIOUS/AWSPENDING reads
+//! lineage needs. Values are reduced to their shape as soon as they are read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+
+use crate::agentcore::identity::SecretIdentity;
+use crate::findings::Timestamp;
+use crate::rotation::store::Payload;
+use crate::secret_doc::{IdpKind, SecretDocument};
+use crate::upstream::lineage::{self, Lineage};
+use crate::upstream::token_probe::{ProbeError, ProbeRequest, TokenProbe};
+use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
+
+use super::config::AuditConfig;
+use super::policy::{self, PolicyVerdict};
+use super::snapshot::{
+    KeyFacts, Lookup, Observed, ProbeFacts, SecretFacts, SecretMeta, UpstreamFacts, ValueShape,
+};
+
+/// BatchGetSecretValue takes at most this many ids per call.
+pub const BATCH_SIZE: usize = 20;
+
+/// A KMS key as far as the AgentCore principal is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyPolicyRead {
+    /// An AWS managed key: usable through Secrets Manager without a grant.
+    AwsManaged,
+    Customer { key_arn: String, policy: Option<String> },
+    /// The key does not exist: nobody can decrypt.
+    Missing,
+}
+
+/// Secrets Manager and KMS reads the audit needs (the adapter is
+/// `crate::aws::secrets_inventory`). Errors are short codes, never values.
+#[async_trait]
+pub trait SecretInventory: Send + Sync {
+    async fn describe(&self, secret_id: &str) -> Lookup;
+    /// AWSCURRENT of each `(arn, AWSCURRENT version id)`, in as few calls as permissions allow.
+    /// One result per input, in order; `Ok(None)` when there is no value.
+    async fn current_values(
+        &self,
+        secrets: &[(String, Option<String>)],
+    ) -> Vec<Result<Option<Payload>, String>>;
+    async fn value_at(&self, arn: &str, stage: &str) -> Result<Option<Payload>, String>;
+    /// `Ok(None)` when the secret has no resource policy.
+    async fn resource_policy(&self, arn: &str) -> Result<Option<String>, String>;
+    async fn key_policy(&self, key_id: &str) -> Result<KeyPolicyRead, String>;
+    /// Whether a Lambda function exists (`None`: cannot tell).
+    async fn function_exists(&self, _arn: &str) -> Option<bool> {
+        None
+    }
+}
+
+/// Work counts the API-call lower bound is computed from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub described: u64,
+    pub values: u64,
+    pub policies: u64,
+    pub keys: u64,
+    pub upstream_lists: u64,
+    pub stage_reads: u64,
+    pub probes: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, o: &Tally) {
+        self.described += o.described;
+        self.values += o.values;
+        self.policies += o.policies;
+        self.keys += o.keys;
+        self.upstream_lists += o.upstream_lists;
+        self.stage_reads += o.stage_reads;
+        self.probes += o.probes;
+    }
+}
+
+/// Token probes allowed in this invocation, spaced by an interval.
+struct ProbeBudget {
+    probe: TokenProbe,
+    state: tokio::sync::Mutex<(usize, Option<Instant>)>,
+    max: usize,
+    interval: Duration,
+}
+
+/// Collects facts; shared by every wave of one invocation.
+pub struct Collector {
+    inventory: Arc<dyn SecretInventory>,
+    upstreams: Option<Arc<dyn UpstreamDirectory>>,
+    region: String,
+    config: AuditConfig,
+    keys: Mutex<HashMap<String, Arc<OnceCell<KeyFacts>>>>,
+    probes: Option<Arc<ProbeBudget>>,
+}
+
+/// What one secret yields besides its facts: its rotator document, kept until the upstream
+/// phase of the same wave.
+struct Read {
+    facts: SecretFacts,
+    doc: Option<SecretDocument>,
+}
+
+impl Collector {
+    pub fn new(
+        inventory: Arc<dyn SecretInventory>,
+        upstreams: Option<Arc<dyn UpstreamDirectory>>,
+        region: impl Into<String>,
+        config: AuditConfig,
+    ) -> Arc<Self> {
+        let probes = config.token_probe.then(|| {
+            Arc::new(ProbeBudget {
+                probe: TokenProbe::new(Duration::from_secs(3), Duration::from_millis(250)),
+                state: tokio::sync::Mutex::new((0, None)),
+                max: config.max_probes,
+                interval: config.probe_interval,
+            })
+        });
+        Arc::new(Self {
+            inventory,
+            upstreams,
+            region: region.into(),
+            config,
+            keys: Mutex::new(HashMap::new()),
+            probes,
+        })
+    }
+
+    /// Facts for `references` (as providers name them) and the keys they use.
+    pub async fn collect(
+        self: &Arc<Self>,
+        references: Vec<String>,
+        now: Timestamp,
+    ) -> (BTreeMap<String, SecretFacts>, BTreeMap<String, KeyFacts>, Tally) {
+        let mut tally = Tally::default();
+        let limit = self.config.concurrency;
+        // 1. DescribeSecret (cross-Region references are not looked up).
+        let me = self.clone();
+        let described = par_map(references, limit, move |r| {
+            let me = me.clone();
+            async move {
+                let region = SecretIdentity::parse(&r).region;
+                let lookup = match region {
+                    Some(region) if region != me.region => Lookup::CrossRegion { region },
+                    _ => me.inventory.describe(&r).await,
+                };
+                let lookup = match lookup {
+                    Lookup::Found(mut meta) => {
+                        if meta.rotation_enabled {
+                            if let Some(f) = meta.rotation_lambda_arn.clone() {
+                                meta.rotation_lambda_exists = me.inventory.function_exists(&f).await;
+                            }
+                        }
+                        Lookup::Found(meta)
+                    }
+                    other => other,
+                };
+                SecretFacts::new(r, lookup)
+            }
+        })
+        .await;
+        tally.described = described
+            .iter()
+            .filter(|f| !matches!(f.lookup, Lookup::CrossRegion { .. }))
+            .count() as u64;
+        let readable: Vec<(usize, SecretMeta)> = described
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.meta().filter(|m| m.deleted_date.is_none()).map(|m| (i, m.clone())))
+            .collect();
+        tally.policies = readable.len() as u64;
+        tally.values = readable.len() as u64;
+        // 2. Policies, values and keys, concurrently.
+        let (policies, values, keys) = tokio::join!(
+            self.policies(&readable),
+            self.values(&readable),
+            self.keys_for(&readable)
+        );
+        tally.keys = keys.1;
+        let mut reads: Vec<Read> = described.into_iter().map(|facts| Read { facts, doc: None }).collect();
+        for ((i, _), verdict) in readable.iter().zip(policies) {
+            reads[*i].facts.policy = Some(verdict);
+        }
+        for ((i, _), value) in readable.iter().zip(values) {
+            let (shape, doc) = value;
+            reads[*i].facts.current = Some(shape);
+            reads[*i].doc = doc;
+        }
+        // 3. Upstream, for rotator documents.
+        let me = self.clone();
+        let upstream_inputs: Vec<(usize, SecretMeta, SecretDocument)> = reads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let doc = r.doc.take()?;
+                Some((i, r.facts.meta()?.clone(), doc))
+            })
+            .collect();
+        let indexes: Vec<usize> = upstream_inputs.iter().map(|(i, _, _)| *i).collect();
+        let upstream = par_map(upstream_inputs, limit, move |(_, meta, doc)| {
+            let me = me.clone();
+            async move { me.upstream(&meta, doc, now).await }
+        })
+        .await;
+        for (i, (facts, t)) in indexes.into_iter().zip(upstream) {
+            tally.add(&t);
+            reads[i].facts.upstream = facts;
+        }
+        let secrets = reads
+            .into_iter()
+            .map(|r| (r.facts.reference.clone(), r.facts))
+            .collect();
+        (secrets, keys.0, tally)
+    }
+
+    async fn policies(self: &Arc<Self>, readable: &[(usize, SecretMeta)]) -> Vec<Observed<PolicyVerdict>> {
+        let me = self.clone();
+        let arns: Vec<String> = readable.iter().map(|(_, m)| m.arn.clone()).collect();
+        par_map(arns, self.config.concurrency, move |arn| {
+            let me = me.clone();
+            async move {
+                match me.inventory.resource_policy(&arn).await {
+                    Ok(p) => Observed::Ok(policy::evaluate(p.as_deref(), "secretsmanager:GetSecretValue", Some(&arn))),
+                    Err(code) => Observed::Unreadable(code),
+                }
+            }
+        })
+        .await
+    }
+
+    /// AWSCURRENT shapes (and rotator documents), 20 secrets per call.
+    async fn values(
+        self: &Arc<Self>,
+        readable: &[(usize, SecretMeta)],
+    ) -> Vec<(Observed<ValueShape>, Option<SecretDocument>)> {
+        let me = self.clone();
+        let batches: Vec<Vec<(String, Option<String>)>> = readable
+            .chunks(BATCH_SIZE)
+            .map(|c| {
+                c.iter()
+                    .map(|(_, m)| (m.arn.clone(), m.version_with("AWSCURRENT").map(str::to_string)))
+                    .collect()
+            })
+            .collect();
+        let shaped = par_map(batches, self.config.concurrency, move |batch| {
+            let me = me.clone();
+            async move {
+                me.inventory
+                    .current_values(&batch)
+                    .await
+                    .into_iter()
+                    .map(shape)
+                    .collect::<Vec<_>>()
+            }
+        })
+        .await;
+        shaped.into_iter().flatten().collect()
+    }
+
+    /// Key facts for the customer-managed keys of `readable`; fetched once per key per
+    /// invocation. Returns them and how many were fetched now.
+    async fn keys_for(self: &Arc<Self>, readable: &[(usize, SecretMeta)]) -> (BTreeMap<String, KeyFacts>, u64) {
+        let mut ids: Vec<String> = readable
+            .iter()
+            .filter_map(|(_, m)| m.customer_key().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let fetched = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let me = self.clone();
+        let counter = fetched.clone();
+        let facts = par_map(ids, self.config.concurrency, move |id| {
+            let me = me.clone();
+            let counter = counter.clone();
+            async move {
+                let cell = me
+                    .keys
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(id.clone())
+                    .or_default()
+                    .clone();
+                let facts = cell
+                    .get_or_init(|| async {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        key_facts(me.inventory.key_policy(&id).await)
+                    })
+                    .await
+                    .clone();
+                (id, facts)
+            }
+        })
+        .await;
+        (facts.into_iter().collect(), fetched.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn upstream(
+        &self,
+        meta: &SecretMeta,
+        current: SecretDocument,
+        now: Timestamp,
+    ) -> (Option<Observed<UpstreamFacts>>, Tally) {
+        let mut tally = Tally::default();
+        let Some(directory) = &self.upstreams else {
+            return (None, tally);
+        };
+        let upstream = match directory.upstream_for(&current.profile).await {
+            Ok(u) => u,
+            Err(e) => return (Some(Observed::Unreadable(short(&e.to_string()))), tally),
+        };
+        let client = ClientRef { client_id: current.client_id.clone() };
+        tally.upstream_lists = 1;
+        let live = match upstream.list_secrets(&client).await {
+            Ok(l) => Some(l),
+            Err(UpstreamError::ClientNotFound { .. }) => None,
+            Err(e) => return (Some(Observed::Unreadable(short(&e.to_string()))), tally),
+        };
+        let current_version = meta.version_with("AWSCURRENT");
+        let read_stage = |stage: &'static str| {
+            let other = meta.version_with(stage).filter(|v| Some(*v) != current_version).is_some();
+            other.then_some(stage)
+        };
+        let (prev_stage, pend_stage) = (read_stage("AWSPREVIOUS"), read_stage("AWSPENDING"));
+        let mut previous = None;
+        let mut pending = None;
+        for (stage, slot) in [(prev_stage, &mut previous), (pend_stage, &mut pending)] {
+            if let Some(stage) = stage {
+                tally.stage_reads += 1;
+                // A garbled or empty older version informs nothing; it is not a finding here.
+                if let Ok(Some(Payload::Text(text))) = self.inventory.value_at(&meta.arn, stage).await {
+                    *slot = SecretDocument::parse(Some(&text)).ok();
+                }
+            }
+        }
+        let grace = current.profile.grace_period.unwrap_or(self.config.default_grace_period);
+        let grace_ends = current
+            .state
+            .as_ref()
+            .filter(|s| s.created_at > 0)
+            .map(|s| Timestamp::from_millis((s.created_at + grace.as_secs()) * 1000));
+        let probe = match (&live, &self.probes) {
+            (Some(_), Some(budget)) => {
+                tally.probes = 1;
+                run_probe(budget, &current).await
+            }
+            _ => ProbeFacts::NotRun,
+        };
+        let (current_lineage, previous_lineage, pending_lineage) = match &live {
+            Some(l) => (
+                lineage::resolve(&current, pending.as_ref(), l),
+                previous.as_ref().map(|p| lineage::resolve(p, Some(&current), l)),
+                pending.as_ref().map(|p| lineage::resolve(p, None, l)),
+            ),
+            None => (Lineage::Absent, None, None),
+        };
+        let idp = match current.profile.idp {
+            IdpKind::Cognito => "cognito",
+        };
+        let pool = current.profile.user_pool_id.as_deref().unwrap_or("-");
+        let facts = UpstreamFacts {
+            client: format!("{idp}:{pool}/{}", current.client_id),
+            live: live.map(|l| l.into_iter().map(|s| s.id).collect()),
+            current: current_lineage,
+            previous: previous_lineage,
+            pending: pending_lineage,
+            max_live: upstream.capabilities().max_live_secrets,
+            grace_ends,
+            probe,
+        };
+        let _ = now;
+        (Some(Observed::Ok(facts)), tally)
+    }
+}
+
+fn key_facts(read: Result<KeyPolicyRead, String>) -> KeyFacts {
+    match read {
+        Ok(KeyPolicyRead::AwsManaged) => KeyFacts { key_arn: None, decrypt: Observed::Ok(PolicyVerdict::Allows) },
+        Ok(KeyPolicyRead::Missing) => KeyFacts { key_arn: None, decrypt: Observed::Ok(PolicyVerdict::DoesNotAllow) },
+        Ok(KeyPolicyRead::Customer { key_arn, policy }) => KeyFacts {
+            decrypt: Observed::Ok(policy::evaluate(policy.as_deref(), "kms:Decrypt", None)),
+            key_arn: Some(key_arn),
+        },
+        Err(code) => KeyFacts { key_arn: None, decrypt: Observed::Unreadable(code) },
+    }
+}
+
+/// A value's shape, plus its rotator document when it is one.
+fn shape(read: Result<Option<Payload>, String>) -> (Observed<ValueShape>, Option<SecretDocument>) {
+    match read {
+        Err(code) => (Observed::Unreadable(code), None),
+        Ok(None) => (Observed::Unreadable("NoAwsCurrentValue".into()), None),
+        Ok(Some(Payload::Binary)) => (Observed::Ok(ValueShape::Binary), None),
+        Ok(Some(Payload::Text(text))) => {
+            let doc = SecretDocument::parse(Some(&text)).ok();
+            (Observed::Ok(ValueShape::of_text(text.expose())), doc)
+        }
+    }
+}
+
+async fn run_probe(budget: &ProbeBudget, doc: &SecretDocument) -> ProbeFacts {
+    {
+        let mut state = budget.state.lock().await;
+        if state.0 >= budget.max {
+            return ProbeFacts::NotRun;
+        }
+        if let Some(last) = state.1 {
+            let wait = (last + budget.interval).saturating_duration_since(Instant::now());
+            tokio::time::sleep(wait).await;
+        }
+        *state = (state.0 + 1, Some(Instant::now()));
+    }
+    let request = ProbeRequest {
+        endpoint: &doc.profile.token_endpoint,
+        client_id: &doc.client_id,
+        client_secret: &doc.client_secret,
+        scopes: &doc.profile.scopes,
+        auth: doc.profile.client_auth,
+    };
+    match budget.probe.probe(&request).await {
+        Ok(_) => ProbeFacts::Accepted,
+        Err(e @ ProbeError::InvalidClient { .. }) => ProbeFacts::Rejected(short(&e.to_string())),
+        Err(e) => ProbeFacts::Inconclusive(short(&e.to_string())),
+    }
+}
+
+fn short(s: &str) -> String {
+    crate::findings::truncate_utf8(s, 300).into_owned()
+}
+
+/// Maps `items` through `f` with at most `limit` in flight; results keep the input order.
+pub async fn par_map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let n = items.len();
+    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    let mut pending = items.into_iter().enumerate();
+    let mut set = JoinSet::new();
+    loop {
+        while set.len() < limit.max(1) {
+            let Some((i, item)) = pending.next() else { break };
+            let fut = f(item);
+            set.spawn(async move { (i, fut.await) });
+        }
+        match set.join_next().await {
+            Some(Ok((i, r))) => out[i] = Some(r),
+            // A panicking task is a bug; surface it rather than return a short result.
+            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+            None => break,
+        }
+    }
+    out.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn par_map_keeps_order_and_bounds_concurrency() {
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (f, p) = (in_flight.clone(), peak.clone());
+        let out = par_map((0..50).collect(), 4, move |i: u64| {
+            let (f, p) = (f.clone(), p.clone());
+            async move {
+                let now = f.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                p.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50 - i)).await;
+                f.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                i * 2
+            }
+        })
+        .await;
+        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(std::sync::atomic::Ordering::SeqCst) <= 4);
+    }
+
+    #[test]
+    fn a_value_becomes_a_shape_and_a_document_only_when_it_is_one() {
+        let (s, d) = shape(Ok(Some(Payload::Binary)));
+        assert_eq!(s, Observed::Ok(ValueShape::Binary));
+        assert!(d.is_none());
+        let (s, _) = shape(Err("AccessDeniedException".into()));
+        assert_eq!(s, Observed::Unreadable("AccessDeniedException".into()));
+    }
+}

@@ -1,0 +1,117 @@
+//! Audit settings, read through an injected lookup.
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditConfig {
+    /// `ROTATOR_MAX_SECRET_AGE_DAYS` (default 90).
+    pub max_secret_age: Duration,
+    /// `ROTATOR_AUDIT_CONCURRENCY` (1–64, default 16): Secrets Manager/KMS/IdP calls in flight.
+    pub concurrency: usize,
+    /// Secrets audited between two deadline checks (and findings emissions).
+    pub wave_size: usize,
+    /// `ROTATOR_AUDIT_TOKEN_PROBE` (default off): probe AWSCURRENT at the IdP's token endpoint.
+    pub token_probe: bool,
+    /// `ROTATOR_AUDIT_MAX_PROBES` (default 10): token probes per invocation at most.
+    pub max_probes: usize,
+    /// `ROTATOR_AUDIT_PROBE_INTERVAL_MS` (default 1000): pause between two token probes.
+    pub probe_interval: Duration,
+    /// `ROTATOR_DEFAULT_GRACE_PERIOD_HOURS` (default 24), for documents that set none.
+    pub default_grace_period: Duration,
+    /// `ROTATOR_AUDIT_TIME_MARGIN_SECONDS` (default 60): stop and continue when less than this
+    /// remains before the Lambda deadline.
+    pub time_margin: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            max_secret_age: Duration::from_secs(90 * 86_400),
+            concurrency: 16,
+            wave_size: 200,
+            token_probe: false,
+            max_probes: 10,
+            probe_interval: Duration::from_millis(1000),
+            default_grace_period: Duration::from_secs(24 * 3600),
+            time_margin: Duration::from_secs(60),
+        }
+    }
+}
+
+impl AuditConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let number = |key: &'static str, min: u64, max: u64| -> Result<Option<u64>, ConfigError> {
+            match get(key) {
+                None => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(ConfigError {
+                        key,
+                        value: v,
+                        expected: "a whole number in range",
+                    }),
+                },
+            }
+        };
+        let mut c = Self::default();
+        if let Some(d) = number("ROTATOR_MAX_SECRET_AGE_DAYS", 1, 10_000)? {
+            c.max_secret_age = Duration::from_secs(d * 86_400);
+        }
+        if let Some(n) = number("ROTATOR_AUDIT_CONCURRENCY", 1, 64)? {
+            c.concurrency = n as usize;
+        }
+        if let Some(n) = number("ROTATOR_AUDIT_MAX_PROBES", 0, 1000)? {
+            c.max_probes = n as usize;
+        }
+        if let Some(ms) = number("ROTATOR_AUDIT_PROBE_INTERVAL_MS", 0, 60_000)? {
+            c.probe_interval = Duration::from_millis(ms);
+        }
+        if let Some(h) = number("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS", 0, 100_000)? {
+            c.default_grace_period = Duration::from_secs(h * 3600);
+        }
+        if let Some(s) = number("ROTATOR_AUDIT_TIME_MARGIN_SECONDS", 0, 900)? {
+            c.time_margin = Duration::from_secs(s);
+        }
+        if let Some(v) = get("ROTATOR_AUDIT_TOKEN_PROBE") {
+            c.token_probe = match v.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError {
+                        key: "ROTATOR_AUDIT_TOKEN_PROBE",
+                        value: v,
+                        expected: "on or off",
+                    })
+                }
+            };
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides_come_from_the_lookup() {
+        assert_eq!(AuditConfig::from_lookup(|_| None).unwrap(), AuditConfig::default());
+        let c = AuditConfig::from_lookup(|k| match k {
+            "ROTATOR_MAX_SECRET_AGE_DAYS" => Some("30".into()),
+            "ROTATOR_AUDIT_TOKEN_PROBE" => Some("on".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.max_secret_age, Duration::from_secs(30 * 86_400));
+        assert!(c.token_probe);
+        let err = AuditConfig::from_lookup(|k| (k == "ROTATOR_AUDIT_CONCURRENCY").then(|| "0".into())).unwrap_err();
+        assert_eq!(err.key, "ROTATOR_AUDIT_CONCURRENCY");
+    }
+}

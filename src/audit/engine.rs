@@ -1,0 +1,343 @@
+//! Runs one audit invocation: list providers, group them by referenced secret, audit the
+//! secrets in waves, publish each wave's findings (so memory stays flat), settle the findings
+//! lifecycle, and continue in a new invocation when the deadline nears.
+//!
+//! Continuation: secrets are audited in the order of their ARNs. When less than the time
+//! margin (plus the last wave's duration) remains, the invocation stops after a wave and hands
+//! over a [`Continuation`] naming the last secret it finished; the next invocation lists the
+//! providers again (List items carry no reference, so the grouping must be rebuilt) and starts
+//! after that secret. Providers without a customer secret are audited by the first invocation.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::agentcore::{AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretIdentity, SecretSource};
+use crate::findings::{Emitters, Finding, Scope, Timestamp};
+use crate::upstream::UpstreamDirectory;
+
+use super::collect::{Collector, SecretInventory};
+use super::config::AuditConfig;
+use super::lifecycle::{FindingHistory, Ledger, NoHistory};
+use super::report::{AuditSummary, CallMeter};
+use super::rules::{self, Evaluation, RuleContext};
+use super::snapshot::Snapshot;
+use super::trigger::{AuditScope, Continuation, Trigger};
+
+/// Where findings go.
+#[async_trait]
+pub trait Publish: Send + Sync {
+    async fn publish(&self, findings: &[Finding]);
+}
+
+#[async_trait]
+impl Publish for Emitters {
+    async fn publish(&self, findings: &[Finding]) {
+        if !findings.is_empty() {
+            // Emitters log failed sinks themselves; one failing sink stops none of the others.
+            self.emit(findings).await;
+        }
+    }
+}
+
+/// Keeps every finding (operator CLI, tests).
+#[derive(Default)]
+pub struct Collected(pub Mutex<Vec<Finding>>);
+
+impl Collected {
+    pub fn take(&self) -> Vec<Finding> {
+        std::mem::take(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl Publish for Collected {
+    async fn publish(&self, findings: &[Finding]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(findings);
+    }
+}
+
+/// Starts the next invocation of a continued audit.
+#[async_trait]
+pub trait Continuer: Send + Sync {
+    async fn schedule(&self, continuation: &Continuation) -> Result<(), String>;
+}
+
+/// Progress of a long audit (the CLI prints it to stderr).
+pub trait Progress: Send + Sync {
+    fn update(&self, stage: &str, done: u64, total: u64);
+}
+
+#[derive(Debug)]
+pub enum AuditOutcome {
+    Complete(AuditSummary),
+    /// Time ran out; the audit goes on from `continuation`.
+    Continued {
+        summary: AuditSummary,
+        continuation: Continuation,
+        scheduled: bool,
+    },
+}
+
+impl AuditOutcome {
+    pub fn summary(&self) -> &AuditSummary {
+        match self {
+            AuditOutcome::Complete(s) | AuditOutcome::Continued { summary: s, .. } => s,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("failed to list credential providers: {0}")]
+    Directory(#[from] AgentCoreError),
+}
+
+/// The audit engine, built once at init and reused.
+pub struct Auditor {
+    pub directory: Arc<dyn ProviderDirectory>,
+    pub inventory: Arc<dyn SecretInventory>,
+    pub upstreams: Option<Arc<dyn UpstreamDirectory>>,
+    pub history: Arc<dyn FindingHistory>,
+    pub publish: Arc<dyn Publish>,
+    pub continuer: Option<Arc<dyn Continuer>>,
+    pub meter: Option<Arc<dyn CallMeter>>,
+    pub progress: Option<Arc<dyn Progress>>,
+    /// The Region audited; providers referencing secrets elsewhere are cross-Region.
+    pub region: String,
+    /// The account findings belong to; when unknown it is taken from the providers' ARNs.
+    pub account: Option<String>,
+    pub config: AuditConfig,
+}
+
+impl Auditor {
+    pub fn new(
+        directory: Arc<dyn ProviderDirectory>,
+        inventory: Arc<dyn SecretInventory>,
+        publish: Arc<dyn Publish>,
+        region: impl Into<String>,
+        config: AuditConfig,
+    ) -> Self {
+        Self {
+            directory,
+            inventory,
+            upstreams: None,
+            history: Arc::new(NoHistory),
+            publish,
+            continuer: None,
+            meter: None,
+            progress: None,
+            region: region.into(),
+            account: None,
+            config,
+        }
+    }
+
+    fn progress(&self, stage: &str, done: u64, total: u64) {
+        if let Some(p) = &self.progress {
+            p.update(stage, done, total);
+        }
+    }
+
+    /// Audits what `trigger` asks for; `deadline` (Lambda) bounds the invocation.
+    pub async fn run(&self, trigger: &Trigger, deadline: Option<Instant>) -> Result<AuditOutcome, AuditError> {
+        self.run_in(trigger, deadline, None).await
+    }
+
+    /// [`Auditor::run`] for `account` (e.g. from the Lambda context's function ARN).
+    pub async fn run_in(
+        &self,
+        trigger: &Trigger,
+        deadline: Option<Instant>,
+        account: Option<&str>,
+    ) -> Result<AuditOutcome, AuditError> {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let calls_before = self.meter.as_ref().map(|m| m.counts()).unwrap_or_default();
+        let continuation = trigger.continuation.as_ref();
+        let mut summary = AuditSummary {
+            audit_id: continuation.map_or_else(|| format!("audit-{}", now.as_millis()), |c| c.audit_id.clone()),
+            trigger: trigger.kind.to_string(),
+            full: trigger.scope.is_full(),
+            invocation: continuation.map_or(1, |c| c.invocation),
+            ..AuditSummary::default()
+        };
+        tracing::info!(target: "audit", audit_id = %summary.audit_id, trigger = trigger.kind, reason = %trigger.reason, "audit started");
+        self.progress("listing providers", 0, 0);
+        let providers = Box::pin(self.directory.providers()).await?;
+        summary.oauth2_providers = providers.iter().filter(|p| p.kind == ProviderKind::Oauth2).count() as u64;
+        summary.api_key_providers = providers.len() as u64 - summary.oauth2_providers;
+        let existing: HashSet<String> = providers
+            .iter()
+            .flat_map(|p| [Some(p.arn.clone()), p.secret_arn.clone()])
+            .flatten()
+            .collect();
+        let account = account
+            .map(str::to_string)
+            .or_else(|| self.account.clone())
+            .or_else(|| providers.iter().find_map(|p| p.arn.split(':').nth(4).map(str::to_string)));
+        let Some(scope) = account.and_then(|a| Scope::new(a, &self.region).ok()) else {
+            // No account and no provider: nothing to audit, nothing to attribute findings to.
+            summary.complete = true;
+            summary.duration_ms = started.elapsed().as_millis() as u64;
+            return Ok(AuditOutcome::Complete(summary));
+        };
+        let (mut units, loose) = group(providers, &trigger.scope);
+        if let Some(c) = continuation {
+            units.retain(|reference, _| reference.as_str() > c.after.as_str());
+        }
+        let mut ledger = match Box::pin(self.history.active(&scope)).await {
+            Ok(previous) => Ledger::new(previous),
+            Err(e) => {
+                tracing::warn!(target: "audit", error = %e, "previous findings unavailable; nothing will be reported resolved");
+                Ledger::default()
+            }
+        };
+        let mut ctx = RuleContext::new(scope.clone(), now);
+        ctx.max_secret_age = self.config.max_secret_age;
+
+        if continuation.is_none() && !loose.is_empty() {
+            let covered: HashSet<String> = loose.iter().map(|p| p.arn.clone()).collect();
+            let snapshot = Snapshot { region: self.region.clone(), providers: loose, ..Snapshot::default() };
+            let mut evaluation = rules::evaluate(&snapshot, &ctx);
+            ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
+            self.emit(&mut summary, evaluation).await;
+        }
+
+        let collector = Collector::new(self.inventory.clone(), self.upstreams.clone(), self.region.clone(), self.config.clone());
+        let references: Vec<String> = units.keys().cloned().collect();
+        let total = references.len() as u64;
+        let mut done = 0u64;
+        let mut stopped_after: Option<String> = None;
+        let waves: Vec<&[String]> = references.chunks(self.config.wave_size.max(1)).collect();
+        for (i, wave) in waves.iter().enumerate() {
+            let wave_started = Instant::now();
+            // Boxed: SDK futures are large, and debug builds run them on small test stacks.
+            let (secrets, keys, tally) = Box::pin(collector.collect(wave.to_vec(), now)).await;
+            summary.tally.add(&tally);
+            let mut covered: HashSet<String> = HashSet::new();
+            let mut wave_providers = Vec::new();
+            for r in wave.iter() {
+                covered.insert(r.clone());
+                if let Some(f) = secrets.get(r) {
+                    covered.insert(f.arn().to_string());
+                }
+                for p in units.remove(r).unwrap_or_default() {
+                    covered.insert(p.arn.clone());
+                    wave_providers.push(p);
+                }
+            }
+            let snapshot = Snapshot { region: self.region.clone(), providers: wave_providers, secrets, keys };
+            let mut evaluation = rules::evaluate(&snapshot, &ctx);
+            drop(snapshot);
+            ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
+            self.emit(&mut summary, evaluation).await;
+            done += wave.len() as u64;
+            summary.secrets += wave.len() as u64;
+            self.progress("auditing secrets", done, total);
+            let last_wave = wave_started.elapsed();
+            let more = i + 1 < waves.len();
+            if more && self.out_of_time(deadline, last_wave) {
+                stopped_after = wave.last().cloned();
+                break;
+            }
+        }
+
+        if stopped_after.is_none() {
+            // Findings about what no longer exists (provider deleted, secret no longer
+            // referenced) or, for a targeted audit, about the named secrets.
+            let mut evaluation = Evaluation::default();
+            match &trigger.scope {
+                AuditScope::All => ledger.settle(&mut evaluation, &|id| !existing.contains(id), &scope, now),
+                AuditScope::Targeted { secret_ids, .. } => {
+                    let targets: Vec<SecretIdentity> = secret_ids.iter().map(|s| SecretIdentity::parse(s)).collect();
+                    let orphaned = |id: &str| {
+                        !existing.contains(id) && targets.iter().any(|t| t.matches(&SecretIdentity::parse(id)))
+                    };
+                    ledger.settle(&mut evaluation, &orphaned, &scope, now);
+                }
+            }
+            self.emit(&mut summary, evaluation).await;
+        }
+
+        if let Some(meter) = &self.meter {
+            summary.record_calls(delta(&calls_before, meter.counts()));
+        }
+        summary.compute_lower_bound();
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        let Some(after) = stopped_after else {
+            summary.complete = true;
+            return Ok(AuditOutcome::Complete(summary));
+        };
+        let next = Continuation {
+            v: 1,
+            audit_id: summary.audit_id.clone(),
+            after,
+            invocation: summary.invocation + 1,
+        };
+        let scheduled = match &self.continuer {
+            Some(c) => match c.schedule(&next).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(target: "audit", error = %e, "failed to schedule the continuation");
+                    false
+                }
+            },
+            None => false,
+        };
+        Ok(AuditOutcome::Continued { summary, continuation: next, scheduled })
+    }
+
+    fn out_of_time(&self, deadline: Option<Instant>, last_wave: Duration) -> bool {
+        deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < self.config.time_margin + last_wave)
+    }
+
+    async fn emit(&self, summary: &mut AuditSummary, evaluation: Evaluation) {
+        summary.count(&evaluation.findings);
+        Box::pin(self.publish.publish(&evaluation.findings)).await;
+    }
+}
+
+/// Providers grouped by the customer secret they reference (in ARN order), and the others
+/// (MANAGED, or no reference), both limited to `scope`.
+fn group(providers: Vec<ProviderRef>, scope: &AuditScope) -> (BTreeMap<String, Vec<ProviderRef>>, Vec<ProviderRef>) {
+    let mut units: BTreeMap<String, Vec<ProviderRef>> = BTreeMap::new();
+    let mut loose = Vec::new();
+    for p in providers {
+        match (&p.source, p.secret_arn.clone()) {
+            (SecretSource::External, Some(reference)) => units.entry(reference).or_default().push(p),
+            _ => loose.push(p),
+        }
+    }
+    if let AuditScope::Targeted { secret_ids, provider_names } = scope {
+        let targets: Vec<SecretIdentity> = secret_ids.iter().map(|s| SecretIdentity::parse(s)).collect();
+        units.retain(|reference, ps| {
+            let id = SecretIdentity::parse(reference);
+            targets.iter().any(|t| t.matches(&id)) || ps.iter().any(|p| provider_names.contains(&p.name))
+        });
+        loose.retain(|p| provider_names.contains(&p.name));
+        for name in provider_names {
+            let known = loose.iter().any(|p| &p.name == name) || units.values().flatten().any(|p| &p.name == name);
+            if !known {
+                tracing::warn!(target: "audit", provider = %name, "no credential provider of that name");
+            }
+        }
+    }
+    (units, loose)
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .into_iter()
+        .map(|(k, v)| {
+            let d = v.saturating_sub(before.get(&k).copied().unwrap_or(0));
+            (k, d)
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}

@@ -1,0 +1,462 @@
+//! Adapters of the drift audit: Secrets Manager and KMS reads ([`SecretsInventory`]), API-call
+//! counting ([`CallCounter`], an SDK interceptor), previous findings from Security Hub
+//! ([`SecurityHubHistory`]) and continuation events on EventBridge ([`EventBridgeContinuer`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+
+use crate::audit::collect::{KeyPolicyRead, SecretInventory};
+use crate::audit::lifecycle::{FindingHistory, PreviousFinding};
+use crate::audit::report::CallMeter;
+use crate::audit::snapshot::{Lookup, SecretMeta};
+use crate::audit::trigger::{Continuation, CONTINUATION_DETAIL_TYPE, CONTINUATION_SOURCE};
+use crate::findings::{Resource, ResourceKind, Scope, Timestamp, FINDING_ID_PREFIX};
+use crate::rotation::store::Payload;
+use crate::sensitive::SecretString;
+
+/// Counts every HTTP attempt (retries included) by operation name. Attach it to each client
+/// with `config::Builder::from(&sdk).interceptor(counter.clone())`.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl CallCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add(&self, operation: String) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(operation)
+            .or_default() += 1;
+    }
+}
+
+impl CallMeter for CallCounter {
+    fn counts(&self) -> BTreeMap<String, u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.add(operation_name(
+            context.request().headers().get("x-amz-target"),
+            context.request().uri(),
+        ));
+        Ok(())
+    }
+}
+
+/// JSON-protocol services name the operation in `X-Amz-Target` (`secretsmanager.DescribeSecret`);
+/// REST services in the path (`/identities/GetOauth2CredentialProvider`).
+pub fn operation_name(target: Option<&str>, uri: &str) -> String {
+    if let Some(t) = target {
+        return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split("://").nth(1).map_or(path, |rest| rest.find('/').map_or("", |i| &rest[i..]));
+    match path {
+        "/findings/import" => "BatchImportFindings".into(),
+        "/findings" => "GetFindings".into(),
+        p => p.rsplit('/').find(|s| !s.is_empty()).unwrap_or("unknown").to_string(),
+    }
+}
+
+/// Standard retries with exponential back-off, more attempts than the default: an audit is
+/// read-only and would rather wait out throttling than report a gap.
+pub fn audit_retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(8)
+}
+
+fn code(err: &impl ProvideErrorMetadata) -> String {
+    err.code().unwrap_or("RequestFailed").to_string()
+}
+
+/// Secrets Manager and KMS for the audit.
+pub struct SecretsInventory {
+    sm: aws_sdk_secretsmanager::Client,
+    kms: aws_sdk_kms::Client,
+    /// Cleared after BatchGetSecretValue is denied once: then one GetSecretValue per secret.
+    batch: AtomicBool,
+}
+
+impl SecretsInventory {
+    pub fn new(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
+        let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(audit_retry_config());
+        let mut kms = aws_sdk_kms::config::Builder::from(sdk).retry_config(audit_retry_config());
+        if let Some(c) = counter {
+            sm = sm.interceptor(c.clone());
+            kms = kms.interceptor(c.clone());
+        }
+        Self {
+            sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            kms: aws_sdk_kms::Client::from_conf(kms.build()),
+            batch: AtomicBool::new(true),
+        }
+    }
+
+    async fn current_one(&self, arn: &str) -> Result<Option<Payload>, String> {
+        self.value_at(arn, "AWSCURRENT").await
+    }
+}
+
+fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    t.and_then(|d| d.to_millis().ok()).and_then(|m| u64::try_from(m).ok()).map(Timestamp::from_millis)
+}
+
+#[async_trait]
+impl SecretInventory for SecretsInventory {
+    async fn describe(&self, secret_id: &str) -> Lookup {
+        let out = match self.sm.describe_secret().secret_id(secret_id).send().await {
+            Ok(o) => o,
+            Err(e) => {
+                let e = e.into_service_error();
+                return if e.is_resource_not_found_exception() { Lookup::NotFound } else { Lookup::Unreadable(code(&e)) };
+            }
+        };
+        Lookup::Found(SecretMeta {
+            arn: out.arn().unwrap_or(secret_id).to_string(),
+            name: out.name().unwrap_or_default().to_string(),
+            deleted_date: ts(out.deleted_date()),
+            kms_key_id: out.kms_key_id().map(str::to_string),
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: out.rotation_lambda_arn().filter(|s| !s.is_empty()).map(str::to_string),
+            rotation_lambda_exists: None,
+            managed_rotation: out.owning_service().is_some() || !out.external_secret_rotation_metadata().is_empty(),
+            created: ts(out.created_date()),
+            last_rotated: ts(out.last_rotated_date()),
+            last_changed: ts(out.last_changed_date()),
+            next_rotation: ts(out.next_rotation_date()),
+            versions: out
+                .version_ids_to_stages()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn current_values(&self, secrets: &[(String, Option<String>)]) -> Vec<Result<Option<Payload>, String>> {
+        let mut found: BTreeMap<String, Result<Option<Payload>, String>> = BTreeMap::new();
+        if self.batch.load(Ordering::Relaxed) && !secrets.is_empty() {
+            let ids: Vec<String> = secrets.iter().map(|(a, _)| a.clone()).collect();
+            match self.sm.batch_get_secret_value().set_secret_id_list(Some(ids)).send().await {
+                Ok(out) => {
+                    for entry in out.secret_values() {
+                        let Some(arn) = entry.arn() else { continue };
+                        let expected = secrets.iter().find(|(a, _)| a == arn).and_then(|(_, v)| v.as_deref());
+                        // Only a value of the version DescribeSecret called AWSCURRENT counts;
+                        // anything else is read again by stage below.
+                        if expected.is_some() && entry.version_id() != expected {
+                            continue;
+                        }
+                        let payload = match entry.secret_string() {
+                            Some(s) => Payload::Text(SecretString::new(s)),
+                            None => Payload::Binary,
+                        };
+                        found.insert(arn.to_string(), Ok(Some(payload)));
+                    }
+                    for err in out.errors() {
+                        if let (Some(id), Some(c)) = (err.secret_id(), err.error_code()) {
+                            if let Some((arn, _)) = secrets.iter().find(|(a, _)| a == id) {
+                                found.insert(arn.clone(), Err(c.to_string()));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let c = code(&e.into_service_error());
+                    if c.contains("AccessDenied") {
+                        tracing::info!(target: "audit", "BatchGetSecretValue denied; reading values one by one");
+                        self.batch.store(false, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(secrets.len());
+        for (arn, _) in secrets {
+            out.push(match found.remove(arn) {
+                Some(r) => r,
+                None => self.current_one(arn).await,
+            });
+        }
+        out
+    }
+
+    async fn value_at(&self, arn: &str, stage: &str) -> Result<Option<Payload>, String> {
+        match self.sm.get_secret_value().secret_id(arn).version_stage(stage).send().await {
+            Ok(out) => Ok(Some(match out.secret_string() {
+                Some(s) => Payload::Text(SecretString::new(s)),
+                None => Payload::Binary,
+            })),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_resource_not_found_exception() { Ok(None) } else { Err(code(&e)) }
+            }
+        }
+    }
+
+    async fn resource_policy(&self, arn: &str) -> Result<Option<String>, String> {
+        match self.sm.get_resource_policy().secret_id(arn).send().await {
+            Ok(out) => Ok(out.resource_policy().map(str::to_string)),
+            Err(e) => Err(code(&e.into_service_error())),
+        }
+    }
+
+    async fn key_policy(&self, key_id: &str) -> Result<KeyPolicyRead, String> {
+        // GetKeyPolicy takes a key id or ARN, not an alias: resolve aliases first.
+        let described = if key_id.contains("alias/") { Some(self.describe_key(key_id).await?) } else { None };
+        let (key_arn, manager_known) = match &described {
+            Some(None) => return Ok(KeyPolicyRead::Missing),
+            Some(Some((arn, aws_managed))) if *aws_managed => {
+                let _ = arn;
+                return Ok(KeyPolicyRead::AwsManaged);
+            }
+            Some(Some((arn, _))) => (arn.clone(), true),
+            None => (key_id.to_string(), false),
+        };
+        let policy = match self.kms.get_key_policy().key_id(&key_arn).policy_name("default").send().await {
+            Ok(out) => out.policy().map(str::to_string),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_not_found_exception() {
+                    return Ok(KeyPolicyRead::Missing);
+                }
+                return Err(code(&e));
+            }
+        };
+        let allows = crate::agentcore::policy::service_may(policy.as_deref(), "kms:Decrypt", None);
+        // Only on the failure path: an AWS managed key given by ARN is not a finding.
+        if !allows && !manager_known {
+            if let Some((_, true)) = self.describe_key(&key_arn).await? {
+                return Ok(KeyPolicyRead::AwsManaged);
+            }
+        }
+        Ok(KeyPolicyRead::Customer { key_arn, policy })
+    }
+}
+
+impl SecretsInventory {
+    /// `(key ARN, AWS managed?)`, `None` when the key does not exist.
+    async fn describe_key(&self, key_id: &str) -> Result<Option<(String, bool)>, String> {
+        match self.kms.describe_key().key_id(key_id).send().await {
+            Ok(out) => Ok(out.key_metadata().map(|m| {
+                (
+                    m.arn().unwrap_or(key_id).to_string(),
+                    m.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws),
+                )
+            })),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_not_found_exception() { Ok(None) } else { Err(code(&e)) }
+            }
+        }
+    }
+}
+
+/// Previous findings: ours (product ARN, id prefix), ACTIVE and FAILED, from Security Hub.
+pub struct SecurityHubHistory {
+    client: aws_sdk_securityhub::Client,
+}
+
+impl SecurityHubHistory {
+    pub fn new(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
+        let mut conf = aws_sdk_securityhub::config::Builder::from(sdk).retry_config(audit_retry_config());
+        if let Some(c) = counter {
+            conf = conf.interceptor(c.clone());
+        }
+        Self { client: aws_sdk_securityhub::Client::from_conf(conf.build()) }
+    }
+}
+
+#[async_trait]
+impl FindingHistory for SecurityHubHistory {
+    async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String> {
+        use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, StringFilter, StringFilterComparison};
+        let partition = match scope.region() {
+            r if r.starts_with("cn-") => "aws-cn",
+            r if r.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
+        };
+        let product = format!(
+            "arn:{partition}:securityhub:{}:{}:product/{}/default",
+            scope.region(),
+            scope.account_id(),
+            scope.account_id()
+        );
+        let filter = |value: &str, cmp: StringFilterComparison| StringFilter::builder().value(value).comparison(cmp).build();
+        let filters = AwsSecurityFindingFilters::builder()
+            .product_arn(filter(&product, StringFilterComparison::Equals))
+            .record_state(filter("ACTIVE", StringFilterComparison::Equals))
+            .compliance_status(filter("FAILED", StringFilterComparison::Equals))
+            .id(filter(&format!("{FINDING_ID_PREFIX}/"), StringFilterComparison::Prefix))
+            .build();
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_findings()
+                .filters(filters.clone())
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| code(&e.into_service_error()))?;
+            for f in page.findings() {
+                // Filters again here: some implementations (moto) ignore them.
+                let ours = f.product_arn() == Some(product.as_str())
+                    && f.id().is_some_and(|i| i.starts_with(FINDING_ID_PREFIX))
+                    && f.record_state().is_none_or(|s| s.as_str() == "ACTIVE")
+                    && f.compliance().and_then(|c| c.status()).is_none_or(|s| s.as_str() == "FAILED");
+                if !ours {
+                    continue;
+                }
+                let Some(id) = f.id() else { continue };
+                let rule_id = f
+                    .product_fields()
+                    .and_then(|m| m.get("agentcore-rotator/RuleId"))
+                    .map(String::as_str)
+                    .or(f.generator_id())
+                    .unwrap_or_default();
+                let resources = f
+                    .resources()
+                    .iter()
+                    .filter_map(|r| {
+                        let kind = match r.r#type() {
+                            Some("AwsSecretsManagerSecret") => ResourceKind::Secret,
+                            _ => match r.details().and_then(|d| d.other()).and_then(|o| o.get("Kind")).map(String::as_str) {
+                                Some("PROVIDER_OAUTH2") => ResourceKind::ProviderOauth2,
+                                Some("PROVIDER_API_KEY") => ResourceKind::ProviderApiKey,
+                                Some("SECRET") => ResourceKind::Secret,
+                                _ => ResourceKind::UpstreamClient,
+                            },
+                        };
+                        Resource::new(kind, r.id()?).ok()
+                    })
+                    .collect();
+                let first_seen = f
+                    .first_observed_at()
+                    .or(f.created_at())
+                    .and_then(Timestamp::parse_rfc3339)
+                    .unwrap_or_else(Timestamp::now);
+                out.push(PreviousFinding { id: id.to_string(), rule_id: rule_id.to_string(), resources, first_seen });
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Re-invokes the audit through an event on our bus (a rule routes "Drift Audit Continuation"
+/// back to the function), so no Lambda permission on itself is needed.
+pub struct EventBridgeContinuer {
+    client: aws_sdk_eventbridge::Client,
+    bus: Option<String>,
+}
+
+impl EventBridgeContinuer {
+    pub fn new(sdk: &SdkConfig, bus: Option<String>) -> Self {
+        Self { client: aws_sdk_eventbridge::Client::new(sdk), bus }
+    }
+}
+
+#[async_trait]
+impl crate::audit::engine::Continuer for EventBridgeContinuer {
+    async fn schedule(&self, continuation: &Continuation) -> Result<(), String> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(CONTINUATION_SOURCE)
+            .detail_type(CONTINUATION_DETAIL_TYPE)
+            .detail(serde_json::json!({"schemaVersion": "1.0", "continuation": continuation}).to_string())
+            .set_event_bus_name(self.bus.clone())
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| code(&e.into_service_error()))?;
+        match out.entries().first().and_then(|e| e.error_code()) {
+            Some(c) if out.failed_entry_count() > 0 => Err(c.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The audit engine wired to AWS from the standard configuration and `lookup`: AgentCore
+/// discovery (`ROTATOR_AGENTCORE_*`), Secrets Manager/KMS, Cognito, Security Hub history when
+/// `ROTATOR_SECURITY_HUB` is on, continuation events on `ROTATOR_FINDINGS_EVENT_BUS`.
+/// `agentcore_sdk` may differ from `sdk` (local stacks serve AgentCore elsewhere).
+pub fn auditor(
+    sdk: &SdkConfig,
+    agentcore_sdk: &SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+    publish: Arc<dyn crate::audit::engine::Publish>,
+    counter: &CallCounter,
+) -> Result<crate::audit::Auditor, String> {
+    use crate::agentcore::AgentCoreSettings;
+    use crate::audit::{AuditConfig, Auditor};
+    use crate::findings::EmittersConfig;
+    let config = AuditConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let settings = AgentCoreSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let findings = EmittersConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .ok_or("no AWS Region configured (set AWS_REGION)")?;
+    let mut auditor = Auditor::new(
+        Arc::new(super::agentcore::AgentCoreDirectory::new(agentcore_sdk, &settings)),
+        Arc::new(SecretsInventory::new(sdk, Some(counter))),
+        publish,
+        region,
+        config,
+    );
+    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::new(sdk.clone())));
+    auditor.meter = Some(Arc::new(counter.clone()));
+    auditor.account = lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty());
+    if findings.security_hub {
+        auditor.history = Arc::new(SecurityHubHistory::new(sdk, Some(counter)));
+    }
+    if findings.event_bus_name.is_some() {
+        auditor.continuer = Some(Arc::new(EventBridgeContinuer::new(sdk, findings.event_bus_name.clone())));
+    }
+    Ok(auditor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_named_from_the_target_header_or_the_path() {
+        assert_eq!(operation_name(Some("secretsmanager.DescribeSecret"), "http://x/"), "DescribeSecret");
+        assert_eq!(operation_name(Some("TrentService.GetKeyPolicy"), "/"), "GetKeyPolicy");
+        assert_eq!(
+            operation_name(None, "http://127.0.0.1:9/identities/GetOauth2CredentialProvider"),
+            "GetOauth2CredentialProvider"
+        );
+        assert_eq!(operation_name(None, "https://securityhub.us-east-1.amazonaws.com/findings/import"), "BatchImportFindings");
+        assert_eq!(operation_name(None, "/findings?x=1"), "GetFindings");
+    }
+}

@@ -1,0 +1,882 @@
+//! AgentCore credential providers around a rotation, end to end: moto (Secrets Manager, KMS,
+//! EventBridge, SQS, Security Hub), the AgentCore Identity emulator and the Cognito simulator,
+//! with the real SDK clients pointed at them by endpoint configuration only.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentcore_rotator::agentcore::{rules, AgentCoreSettings, ProviderDirectory, ValueHash};
+use agentcore_rotator::aws::agentcore::{hooks, AgentCoreDirectory};
+use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
+use agentcore_rotator::event::Step;
+use agentcore_rotator::findings::{
+    EmitReport, Emitters, EmittersConfig, Finding, FindingSink, FindingsError, LogSink, Severity,
+};
+use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::upstream::cognito::AwsUpstreams;
+use agentcore_rotator_testkit::agentcore::{AgentCoreEmulator, ProviderKind, ProviderStatus};
+use agentcore_rotator_testkit::conductor::Conductor;
+use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
+use async_trait::async_trait;
+use aws_sdk_bedrockagentcorecontrol::types::{
+    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput,
+    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput, SecretReference,
+    SecretSourceType,
+};
+use common::CapturedLogs;
+use serde_json::{json, Value};
+
+const WORKLOAD: &str = "rotator-probe";
+const API_KEY: &str = "partner-api-key-0123456789abcdef";
+
+/// Every finding the rotator emitted, in order.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Finding>>>);
+
+impl Recorder {
+    fn rule_ids(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|f| f.rule_id().to_string())
+            .collect()
+    }
+    fn all(&self) -> Vec<Finding> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl FindingSink for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+    async fn emit(&self, findings: &[Finding]) -> Result<EmitReport, FindingsError> {
+        self.0.lock().unwrap().extend_from_slice(findings);
+        Ok(EmitReport {
+            attempted: findings.len(),
+            delivered: findings.len(),
+            ..EmitReport::default()
+        })
+    }
+}
+
+fn settings(workload: bool) -> AgentCoreSettings {
+    AgentCoreSettings {
+        workload_name: workload.then(|| WORKLOAD.to_string()),
+        initial_backoff: Duration::from_millis(5),
+        ..AgentCoreSettings::default()
+    }
+}
+
+struct Env {
+    stack: LocalStack,
+    control: aws_sdk_bedrockagentcorecontrol::Client,
+    findings: Recorder,
+}
+
+impl Env {
+    fn start() -> Env {
+        let stack = LocalStack::start();
+        stack.agentcore.create_workload_identity(WORKLOAD);
+        Env {
+            control: stack.agentcore_control(),
+            stack,
+            findings: Recorder::default(),
+        }
+    }
+
+    fn conductor_in(&self, region: &str, workload: bool) -> Conductor {
+        let emitters = Emitters::new(vec![
+            Box::new(LogSink::new()),
+            Box::new(self.findings.clone()),
+        ]);
+        let rotator = self.stack.rotator_with_agentcore(
+            LocalStack::fast_config(),
+            region,
+            &settings(workload),
+            emitters,
+        );
+        let sm =
+            aws_sdk_secretsmanager::Client::new(&sdk_config_for(&self.stack.moto.endpoint, region));
+        Conductor::new(
+            sm,
+            self.stack.moto.rotation_lambda_arn.clone(),
+            Arc::new(rotator),
+        )
+    }
+
+    fn conductor(&self) -> Conductor {
+        self.conductor_in(REGION, true)
+    }
+
+    /// A Cognito client secret document that also holds a partner API key, readable by
+    /// AgentCore (resource policy for the service principal).
+    async fn fixture(&self) -> CognitoFixture {
+        let f = self.stack.cognito_fixture(json!({"apiKey": API_KEY})).await;
+        allow_agentcore(&self.stack.sm, &f.secret_arn).await;
+        f
+    }
+
+    async fn oauth2_external(&self, name: &str, f: &CognitoFixture, key: &str) {
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            self.stack.cognito.issuer(&f.pool_id)
+        );
+        self.control
+            .create_oauth2_credential_provider()
+            .name(name)
+            .credential_provider_vendor(Vendor::CustomOauth2)
+            .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
+                CustomOauth2ProviderConfigInput::builder()
+                    .client_id(&f.client_id)
+                    .oauth_discovery(Oauth2Discovery::DiscoveryUrl(discovery))
+                    .client_secret_source(SecretSourceType::External)
+                    .client_secret_config(reference(&f.secret_arn, key))
+                    .build(),
+            ))
+            .send()
+            .await
+            .expect("create OAuth2 provider");
+    }
+
+    async fn api_key_external(&self, name: &str, secret_id: &str, key: &str) {
+        self.control
+            .create_api_key_credential_provider()
+            .name(name)
+            .api_key_secret_source(SecretSourceType::External)
+            .api_key_secret_config(reference(secret_id, key))
+            .send()
+            .await
+            .expect("create API-key provider");
+    }
+
+    async fn managed_oauth2(&self, name: &str, f: &CognitoFixture) {
+        self.control
+            .create_oauth2_credential_provider()
+            .name(name)
+            .credential_provider_vendor(Vendor::CognitoOauth2)
+            .oauth2_provider_config_input(Oauth2ProviderConfigInput::IncludedOauth2ProviderConfig(
+                IncludedOauth2ProviderConfigInput::builder()
+                    .client_id(&f.client_id)
+                    .client_secret(&f.initial_value)
+                    .issuer(self.stack.cognito.issuer(&f.pool_id))
+                    .build()
+                    .unwrap(),
+            ))
+            .send()
+            .await
+            .expect("create MANAGED provider");
+    }
+
+    async fn current_version(&self, secret: &str) -> String {
+        self.stack.version_with(secret, "AWSCURRENT").await.unwrap()
+    }
+}
+
+fn reference(secret_id: &str, key: &str) -> SecretReference {
+    SecretReference::builder()
+        .secret_id(secret_id)
+        .json_key(key)
+        .build()
+        .unwrap()
+}
+
+fn agentcore_read_policy() -> String {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*"
+    }]})
+    .to_string()
+}
+
+async fn allow_agentcore(sm: &aws_sdk_secretsmanager::Client, secret: &str) {
+    sm.put_resource_policy()
+        .secret_id(secret)
+        .resource_policy(agentcore_read_policy())
+        .send()
+        .await
+        .expect("PutResourcePolicy");
+}
+
+/// Overwrites the pending version's document (moto lets a token be reused with a new value):
+/// a stand-in for any writer that drops a key the providers need.
+async fn overwrite_pending(stack: &LocalStack, f: &CognitoFixture, token: &str, drop_key: &str) {
+    let mut doc = stack.doc(&f.secret_arn, "AWSPENDING").await;
+    doc.as_object_mut().unwrap().remove(drop_key);
+    stack
+        .sm
+        .put_secret_value()
+        .secret_id(&f.secret_arn)
+        .client_request_token(token)
+        .secret_string(doc.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .expect("overwrite AWSPENDING");
+}
+
+/// Every client-secret and API-key value any version holds (for leak checks).
+async fn secret_values(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
+    let mut out = vec![f.initial_value.clone(), API_KEY.to_string()];
+    for id in stack.stages(&f.secret_arn).await.keys() {
+        if let Ok(v) = stack
+            .sm
+            .get_secret_value()
+            .secret_id(&f.secret_arn)
+            .version_id(id)
+            .send()
+            .await
+        {
+            let doc: Value =
+                serde_json::from_str(v.secret_string().unwrap_or("{}")).unwrap_or_default();
+            if let Some(s) = doc["clientSecret"].as_str() {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
+}
+
+async fn assert_no_leak(env: &Env, f: &CognitoFixture, logs: &CapturedLogs, errors: &[String]) {
+    let values = secret_values(&env.stack, f).await;
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    logs.assert_free_of(&refs);
+    let findings = serde_json::to_string(&env.findings.all()).unwrap();
+    for v in &refs {
+        assert!(
+            !findings.contains(v),
+            "a secret value leaked into a finding"
+        );
+        for e in errors {
+            assert!(!e.contains(v), "a secret value leaked into an error");
+        }
+    }
+}
+
+/// A name no other test in this process (or an earlier one on the same moto) uses.
+fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}
+
+// ------------------------------------------------------------------ healthy references
+
+#[tokio::test]
+async fn a_secret_referenced_by_several_providers_rotates_and_each_resolves_the_new_value() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.oauth2_external("payments-oauth", &f, "clientSecret")
+        .await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    env.managed_oauth2("legacy-managed", &f).await;
+
+    let run = env.conductor().rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.current_version(&f.secret_arn).await, run.token);
+
+    // Only the MANAGED provider is noted; both EXTERNAL ones confirmed.
+    assert_eq!(env.findings.rule_ids(), ["REF-008"]);
+    let managed = &env.findings.all()[0];
+    assert_eq!(managed.severity(), Severity::Informational);
+    assert!(managed.description().contains("legacy-managed"));
+    assert!(logs.text().contains("MANAGED credential provider"));
+
+    // The data plane was asked, before and after promotion, and resolves the new value.
+    assert!(env.stack.agentcore.calls("GetResourceApiKey") >= 2);
+    assert!(env.stack.agentcore.calls("GetResourceOauth2Token") >= 2);
+    let new_doc = env.stack.doc(&f.secret_arn, "AWSCURRENT").await;
+    let oauth = env
+        .stack
+        .agentcore
+        .resolve(ProviderKind::Oauth2, "payments-oauth")
+        .await
+        .unwrap();
+    assert_eq!(oauth.sha256_hex().len(), 64);
+    assert_eq!(
+        oauth.expose_secret(),
+        new_doc["clientSecret"].as_str().unwrap()
+    );
+    let key = env
+        .stack
+        .agentcore
+        .resolve(ProviderKind::ApiKey, "partner-key")
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{:?}", ValueHash::of(key.expose_secret())),
+        format!("{:?}", ValueHash::of(API_KEY))
+    );
+    assert_no_leak(&env, &f, &logs, &[]).await;
+}
+
+// ------------------------------------------------------------------ broken references
+
+/// Rotates and returns the rule ids of the findings.
+async fn rotate_expecting_success(env: &Env, f: &CognitoFixture) -> Vec<String> {
+    let run = env.conductor().rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(
+        env.current_version(&f.secret_arn).await,
+        run.token,
+        "not rolled back"
+    );
+    env.findings.rule_ids()
+}
+
+#[tokio::test]
+async fn a_provider_referencing_a_json_key_the_secret_lacks_blocks_promotion_with_ref_003_only() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("typo-key", &f.secret_arn, "apikey")
+        .await;
+    env.api_key_external("good-key", &f.secret_arn, "apiKey")
+        .await;
+    let before = env.current_version(&f.secret_arn).await;
+    let mut conductor = env.conductor();
+    conductor.max_attempts = 1;
+    let run = conductor.rotate(&f.secret_arn).await;
+    assert!(!run.succeeded);
+    let err = run.last_error().unwrap();
+    assert!(
+        err.contains("typo-key") && err.contains("\"apikey\""),
+        "{err}"
+    );
+    assert!(run.steps.iter().all(|s| s.step != Step::FinishSecret));
+    assert_eq!(
+        env.current_version(&f.secret_arn).await,
+        before,
+        "nothing promoted"
+    );
+    assert_eq!(env.findings.rule_ids(), ["REF-003"]);
+    let finding = &env.findings.all()[0];
+    assert!(finding.description().contains("typo-key"));
+    assert!(finding.description().contains("\"apikey\""));
+}
+
+#[tokio::test]
+async fn a_missing_resource_policy_is_reported_as_ref_005_and_not_rolled_back() {
+    let env = Env::start();
+    let f = env.stack.cognito_fixture(json!({"apiKey": API_KEY})).await;
+    env.api_key_external("no-policy", &f.secret_arn, "apiKey")
+        .await;
+    assert_eq!(rotate_expecting_success(&env, &f).await, ["REF-005"]);
+}
+
+#[tokio::test]
+async fn a_kms_key_policy_without_agentcore_decrypt_is_reported_as_ref_006_only() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    let kms = aws_sdk_kms::Client::new(&Moto::shared().sdk_config());
+    let root_only = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "kms:*", "Resource": "*"
+    }]});
+    let key = kms
+        .create_key()
+        .policy(root_only.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    env.stack
+        .sm
+        .update_secret()
+        .secret_id(&f.secret_arn)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    env.api_key_external("cmk-key", &f.secret_arn, "apiKey")
+        .await;
+    assert_eq!(rotate_expecting_success(&env, &f).await, ["REF-006"]);
+    assert!(env.findings.all()[0].description().contains(&key));
+}
+
+#[tokio::test]
+async fn a_failed_provider_is_reported_as_ref_007_only() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.oauth2_external("broken-oauth", &f, "clientSecret")
+        .await;
+    env.stack.agentcore.set_provider_status(
+        ProviderKind::Oauth2,
+        "broken-oauth",
+        ProviderStatus::UpdateFailed,
+        Some("client secret rejected"),
+    );
+    assert_eq!(rotate_expecting_success(&env, &f).await, ["REF-007"]);
+    assert!(env.findings.all()[0]
+        .description()
+        .contains("client secret rejected"));
+}
+
+#[tokio::test]
+async fn a_provider_still_pointing_at_a_deleted_secret_of_the_same_name_is_reported_as_ref_001() {
+    let env = Env::start();
+    let name = format!("agentcore/test/{}", unique("named"));
+    let old = env
+        .stack
+        .sm
+        .create_secret()
+        .name(&name)
+        .secret_string(json!({"apiKey": API_KEY}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    env.api_key_external("stale-arn", &old, "apiKey").await;
+    env.stack
+        .sm
+        .delete_secret()
+        .secret_id(&old)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let f = env
+        .stack
+        .cognito_fixture_with(&env.stack.sm, &name, json!({"apiKey": API_KEY}))
+        .await;
+    allow_agentcore(&env.stack.sm, &f.secret_arn).await;
+    assert_ne!(f.secret_arn, old);
+    assert_eq!(rotate_expecting_success(&env, &f).await, ["REF-001"]);
+    assert!(env.findings.all()[0].description().contains(&old));
+}
+
+#[tokio::test]
+async fn a_secret_scheduled_for_deletion_mid_rotation_is_reported_as_ref_002_and_not_promoted() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("doomed", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    let before = env.current_version(&f.secret_arn).await;
+    env.stack
+        .sm
+        .delete_secret()
+        .secret_id(&f.secret_arn)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("marked") || err.contains("deleted"), "{err}");
+    assert_eq!(env.findings.rule_ids(), ["REF-002"]);
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+}
+
+#[tokio::test]
+async fn a_provider_referencing_the_secret_from_another_region_is_reported_as_ref_004_only() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    // Providers in us-west-2 that reference the us-east-1 secret.
+    let west = AgentCoreEmulator::start(&env.stack.moto.endpoint, "us-west-2", ACCOUNT_ID);
+    let west_control = aws_sdk_bedrockagentcorecontrol::Client::new(&west.sdk_config());
+    west_control
+        .create_api_key_credential_provider()
+        .name("far-away")
+        .api_key_secret_source(SecretSourceType::External)
+        .api_key_secret_config(reference(&f.secret_arn, "apiKey"))
+        .send()
+        .await
+        .expect("create API-key provider in us-west-2");
+    let emitters = Emitters::new(vec![Box::new(env.findings.clone())]);
+    let rotator = Rotator::new(
+        Arc::new(SecretsManagerStore::new(&env.stack.moto.sdk_config())),
+        Arc::new(AwsUpstreams::new(env.stack.cognito_sdk_config())),
+        LocalStack::fast_config(),
+    )
+    .with_agentcore(hooks(
+        &west.sdk_config(),
+        &env.stack.moto.sdk_config(),
+        &settings(false),
+        emitters,
+    ));
+    let run = env.stack.conductor(rotator).rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.findings.rule_ids(), ["REF-004"]);
+    let d = env.findings.all()[0].description().to_string();
+    assert!(d.contains("us-west-2") && d.contains("us-east-1"), "{d}");
+}
+
+// ------------------------------------------------------------------ pre-flight and rollback
+
+#[tokio::test]
+async fn pre_flight_blocks_promotion_when_a_referenced_key_is_missing_from_awspending() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap();
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::SetSecret)
+        .await
+        .unwrap();
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::TestSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("pre-flight"), "{err}");
+    assert!(
+        err.contains("partner-key") && err.contains("\"apiKey\""),
+        "{err}"
+    );
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert_eq!(
+        env.stack.doc(&f.secret_arn, "AWSCURRENT").await["apiKey"],
+        API_KEY
+    );
+    assert_no_leak(&env, &f, &logs, &[err]).await;
+}
+
+#[tokio::test]
+async fn a_new_version_that_drops_a_referenced_key_is_rolled_back_with_a_critical_finding() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    // Pre-flight passed; the document changes before finishSecret.
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("rolled AWSCURRENT back"), "{err}");
+    assert!(err.contains("partner-key"), "{err}");
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert_eq!(
+        env.stack.doc(&f.secret_arn, "AWSPREVIOUS").await["clientId"],
+        f.client_id.as_str()
+    );
+    assert!(!env.stack.stages(&f.secret_arn).await[&token].contains(&"AWSPENDING".to_string()));
+    assert_eq!(env.findings.rule_ids(), ["ROT-001"]);
+    assert_eq!(env.findings.all()[0].severity(), Severity::Critical);
+    let resolved = env
+        .stack
+        .agentcore
+        .resolve(ProviderKind::ApiKey, "partner-key")
+        .await
+        .unwrap();
+    assert_eq!(resolved.expose_secret(), API_KEY);
+    // Secrets Manager's retry of the rotation fails loudly instead of promoting again.
+    let retry = conductor
+        .invoke(&f.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap_err();
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert_no_leak(&env, &f, &logs, &[err, retry]).await;
+}
+
+#[tokio::test]
+async fn a_data_plane_failure_only_with_the_new_value_is_rolled_back() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.oauth2_external("payments-oauth", &f, "clientSecret")
+        .await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    // The new upstream secret stops working after testSecret proved it.
+    for id in env.stack.cognito.secret_ids(&f.pool_id, &f.client_id) {
+        if id != f.initial_secret_id {
+            env.stack
+                .cognito
+                .revoke_out_of_band(&f.pool_id, &f.client_id, &id);
+        }
+    }
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("rolled AWSCURRENT back"), "{err}");
+    assert!(err.contains("GetResourceOauth2Token"), "{err}");
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert_eq!(env.findings.rule_ids(), ["ROT-001"]);
+}
+
+// ------------------------------------------------------------------ delivery
+
+struct BusToQueue {
+    bus: String,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl BusToQueue {
+    async fn create() -> Self {
+        let config = Moto::shared().sdk_config();
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bus = unique("ac-bus");
+        events.create_event_bus().name(&bus).send().await.unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("ac-queue"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let rule = unique("ac-rule");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(&bus)
+            .event_pattern(r#"{"source":["io.agentcore-rotator"]}"#)
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        Self {
+            bus,
+            queue_url,
+            sqs,
+        }
+    }
+
+    async fn receive(&self, n: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        for _ in 0..50 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                events.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            }
+            if events.len() >= n {
+                break;
+            }
+            if out.messages().is_empty() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        events
+    }
+}
+
+/// Security Hub findings with one of `ids`, read on a big-stack thread (GetFindings output
+/// overflows a test thread's stack in debug builds).
+async fn hub_findings(ids: Vec<String>) -> Vec<(String, Option<String>)> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let found = rt.block_on(async move {
+                let client = aws_sdk_securityhub::Client::new(&Moto::shared().sdk_config());
+                let mut found = Vec::new();
+                let mut token = None;
+                loop {
+                    let out = client
+                        .get_findings()
+                        .max_results(100)
+                        .set_next_token(token)
+                        .send()
+                        .await
+                        .unwrap();
+                    for f in out.findings() {
+                        if f.id().is_some_and(|id| ids.iter().any(|w| w == id)) {
+                            found.push((
+                                f.id().unwrap().to_string(),
+                                f.description().map(str::to_string),
+                            ));
+                        }
+                    }
+                    token = out
+                        .next_token()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                found
+            });
+            let _ = tx.send(found);
+        })
+        .unwrap();
+    rx.await.unwrap()
+}
+
+#[tokio::test]
+async fn findings_reach_eventbridge_and_security_hub_and_a_second_run_updates_rather_than_duplicates(
+) {
+    let env = Env::start();
+    let route = BusToQueue::create().await;
+    aws_sdk_securityhub::Client::new(&Moto::shared().sdk_config())
+        .enable_security_hub()
+        .send()
+        .await
+        .unwrap();
+    let config = EmittersConfig::from_lookup(|k| match k {
+        "ROTATOR_FINDINGS_EVENT_BUS" => Some(route.bus.clone()),
+        "ROTATOR_SECURITY_HUB" => Some("true".into()),
+        _ => None,
+    })
+    .unwrap();
+    let emitters = Emitters::from_config(&Moto::shared().sdk_config(), &config)
+        .with_sink(Box::new(env.findings.clone()));
+    let rotator = env.stack.rotator_with_agentcore(
+        LocalStack::fast_config(),
+        REGION,
+        &settings(false),
+        emitters,
+    );
+    let mut conductor = env.stack.conductor(rotator);
+    conductor.max_attempts = 1;
+    let f = env.fixture().await;
+    env.api_key_external("typo-key", &f.secret_arn, "apikey")
+        .await;
+
+    for _ in 0..2 {
+        let run = conductor.rotate(&f.secret_arn).await;
+        assert!(!run.succeeded, "pre-flight blocks promotion");
+    }
+    assert_eq!(env.findings.rule_ids(), ["REF-003", "REF-003"]);
+    let id = env.findings.all()[0].id().to_string();
+    assert_eq!(env.findings.all()[1].id(), id);
+
+    let events = route.receive(2).await;
+    assert_eq!(events.len(), 2);
+    for e in &events {
+        assert_eq!(e["detail"]["finding"]["id"], id.as_str());
+        assert_eq!(e["detail"]["finding"]["ruleId"], "REF-003");
+    }
+    let stored = hub_findings(vec![id.clone()]).await;
+    assert_eq!(stored.len(), 1, "the second run updates the finding");
+    assert!(stored[0].1.as_deref().unwrap().contains("typo-key"));
+
+    let values = secret_values(&env.stack, &f).await;
+    let delivered = serde_json::to_string(&events).unwrap();
+    for v in values {
+        assert!(
+            !delivered.contains(&v),
+            "a secret value reached EventBridge"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ discovery
+
+#[tokio::test]
+async fn discovery_walks_every_page_of_both_lists_and_rides_out_throttling() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    for i in 0..23 {
+        env.oauth2_external(&format!("oauth-{i:02}"), &f, "clientSecret")
+            .await;
+    }
+    for i in 0..103 {
+        env.api_key_external(&format!("key-{i:03}"), &f.secret_arn, "apiKey")
+            .await;
+    }
+    // 30% of calls throttled: ten attempts make a call failing every one a ~1e-5 event.
+    let directory = AgentCoreDirectory::new(
+        &env.stack.agentcore.sdk_config(),
+        &AgentCoreSettings {
+            max_attempts: 10,
+            ..settings(false)
+        },
+    );
+    env.stack.agentcore.reset_call_counts();
+    env.stack.agentcore.throttle_fraction(0.3);
+    let providers = directory
+        .providers()
+        .await
+        .expect("retries absorb throttling");
+    env.stack.agentcore.clear_throttling();
+    assert_eq!(providers.len(), 126);
+    assert!(providers
+        .iter()
+        .all(|p| p.secret_arn.as_deref() == Some(f.secret_arn.as_str())));
+    let oauth = providers
+        .iter()
+        .filter(|p| p.client_id.as_deref() == Some(f.client_id.as_str()));
+    assert_eq!(oauth.count(), 23);
+    let calls = env.stack.agentcore.call_counts();
+    // Two pages each (20 + 3, 100 + 3), plus throttled attempts that were retried.
+    assert!(calls["ListOauth2CredentialProviders"] >= 2, "{calls:?}");
+    assert!(calls["ListApiKeyCredentialProviders"] >= 2, "{calls:?}");
+    let gets = calls["GetOauth2CredentialProvider"] + calls["GetApiKeyCredentialProvider"];
+    assert!(
+        gets > 126,
+        "some Gets were throttled and retried: {calls:?}"
+    );
+    let _ = rules::ALL;
+}
