@@ -18,8 +18,8 @@ use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use aws_sdk_bedrockagentcorecontrol::types::{
     CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput,
-    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput,
-    SecretReference, SecretSourceType,
+    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput, SecretReference,
+    SecretSourceType,
 };
 use serde_json::{json, Value};
 
@@ -51,7 +51,13 @@ async fn external(stack: &LocalStack, name: &str, f: &CognitoFixture, key: &str)
                     stack.cognito.issuer(&f.pool_id)
                 )))
                 .client_secret_source(SecretSourceType::External)
-                .client_secret_config(SecretReference::builder().secret_id(&f.secret_arn).json_key(key).build().unwrap())
+                .client_secret_config(
+                    SecretReference::builder()
+                        .secret_id(&f.secret_arn)
+                        .json_key(key)
+                        .build()
+                        .unwrap(),
+                )
                 .build(),
         ))
         .send()
@@ -90,17 +96,31 @@ struct Setup {
 /// whose secret was deleted; a MANAGED provider; a failed provider on the healthy secret.
 async fn setup() -> Setup {
     let stack = LocalStack::start();
-    let healthy = stack.cognito_fixture(json!({"rotation": {"gracePeriodHours": 24}})).await;
+    let healthy = stack
+        .cognito_fixture(json!({"rotation": {"gracePeriodHours": 24}}))
+        .await;
     allow_agentcore(&stack, &healthy.secret_arn).await;
-    let run = stack.conductor(stack.rotator(LocalStack::fast_config())).rotate(&healthy.secret_arn).await;
+    let run = stack
+        .conductor(stack.rotator(LocalStack::fast_config()))
+        .rotate(&healthy.secret_arn)
+        .await;
     assert!(run.succeeded, "{:?}", run.last_error());
     external(&stack, "healthy", &healthy, "clientSecret").await;
     external(&stack, "failing", &healthy, "clientSecret").await;
-    stack.agentcore.set_provider_status(ProviderKind::Oauth2, "failing", ProviderStatus::UpdateFailed, Some("secret could not be read"));
+    stack.agentcore.set_provider_status(
+        ProviderKind::Oauth2,
+        "failing",
+        ProviderStatus::UpdateFailed,
+        Some("secret could not be read"),
+    );
 
     let broken = stack.cognito_fixture(json!({})).await;
     external(&stack, "wrong-key", &broken, "client_secret").await;
-    stack.cognito.add_secret_out_of_band(&broken.pool_id, &broken.client_id, "OutOfBandSecretValue_0123456789");
+    stack.cognito.add_secret_out_of_band(
+        &broken.pool_id,
+        &broken.client_id,
+        "OutOfBandSecretValue_0123456789",
+    );
 
     let deleted = stack.cognito_fixture(json!({})).await;
     allow_agentcore(&stack, &deleted.secret_arn).await;
@@ -114,14 +134,21 @@ async fn setup() -> Setup {
         .await
         .expect("DeleteSecret");
     managed(&stack, "managed", &healthy).await;
-    Setup { stack, healthy, broken, deleted }
+    Setup {
+        stack,
+        healthy,
+        broken,
+        deleted,
+    }
 }
 
 fn by_rule(findings: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in findings.iter().filter(|f| f.is_active()) {
         for r in f.resources() {
-            out.entry(f.rule_id().to_string()).or_default().insert(r.arn_or_id().to_string());
+            out.entry(f.rule_id().to_string())
+                .or_default()
+                .insert(r.arn_or_id().to_string());
         }
     }
     out
@@ -132,20 +159,30 @@ fn provider_arn(name: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_quiet_on_the_healthy_one() {
+async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_quiet_on_the_healthy_one(
+) {
     let s = setup().await;
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
     let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(&s.stack.agentcore.sdk_config(), &AgentCoreSettings::default())),
-        Arc::new(SecretsInventory::new(&s.stack.moto.sdk_config(), Some(&counter))),
+        Arc::new(AgentCoreDirectory::new(
+            &s.stack.agentcore.sdk_config(),
+            &AgentCoreSettings::default(),
+        )),
+        Arc::new(SecretsInventory::new(
+            &s.stack.moto.sdk_config(),
+            Some(&counter),
+        )),
         out.clone(),
         REGION,
         AuditConfig::default(),
     );
     auditor.upstreams = Some(Arc::new(AwsUpstreams::new(s.stack.cognito_sdk_config())));
     auditor.meter = Some(Arc::new(counter.clone()));
-    let outcome = auditor.run(&Trigger::parse(&json!({})).unwrap(), None).await.unwrap();
+    let outcome = auditor
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
     let findings = out.take();
     let rules = by_rule(&findings);
     let has = |rule: &str, resource: &str| rules.get(rule).is_some_and(|r| r.contains(resource));
@@ -160,22 +197,45 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     // The healthy secret and its healthy provider raise nothing.
     for f in findings.iter().filter(|f| f.is_active()) {
         let ids: Vec<&str> = f.resources().iter().map(|r| r.arn_or_id()).collect();
-        assert!(!ids.contains(&provider_arn("healthy").as_str()), "{}: {}", f.rule_id(), f.description());
+        assert!(
+            !ids.contains(&provider_arn("healthy").as_str()),
+            "{}: {}",
+            f.rule_id(),
+            f.description()
+        );
         if ids.contains(&s.healthy.secret_arn.as_str()) {
-            assert_eq!(f.rule_id(), "REF-007", "only the failed provider: {}", f.description());
+            assert_eq!(
+                f.rule_id(),
+                "REF-007",
+                "only the failed provider: {}",
+                f.description()
+            );
         }
     }
-    assert!(findings.iter().all(|f| !f.description().contains(&s.healthy.initial_value)));
+    assert!(findings
+        .iter()
+        .all(|f| !f.description().contains(&s.healthy.initial_value)));
 
     let summary = outcome.summary();
     assert_eq!(summary.oauth2_providers, 5);
     assert_eq!(summary.secrets, 3);
     // Per secret one DescribeSecret (moto resolves the deleted one as not found), values
     // batched, one policy per readable secret.
-    assert_eq!(summary.api_calls.get("DescribeSecret"), Some(&3), "{:?}", summary.api_calls);
+    assert_eq!(
+        summary.api_calls.get("DescribeSecret"),
+        Some(&3),
+        "{:?}",
+        summary.api_calls
+    );
     assert_eq!(summary.api_calls.get("GetResourcePolicy"), Some(&2));
     assert_eq!(summary.api_calls.get("BatchGetSecretValue"), Some(&1));
-    assert!(summary.api_calls.get("GetSecretValue").is_some_and(|n| *n <= 2), "AWSPREVIOUS of the rotated secret only");
+    assert!(
+        summary
+            .api_calls
+            .get("GetSecretValue")
+            .is_some_and(|n| *n <= 2),
+        "AWSPREVIOUS of the rotated secret only"
+    );
     let _ = &s.deleted;
 }
 
@@ -190,8 +250,14 @@ fn cli(s: &LocalStack, args: &[&str]) -> (i32, String, String) {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &s.moto.endpoint)
         .env("AWS_ENDPOINT_URL_KMS", &s.moto.endpoint)
-        .env("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", s.agentcore.endpoint())
-        .env("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", s.cognito.endpoint())
+        .env(
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+            s.agentcore.endpoint(),
+        )
+        .env(
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+            s.cognito.endpoint(),
+        )
         .output()
         .expect("run agentcore-rotator");
     (
@@ -205,17 +271,50 @@ fn cli(s: &LocalStack, args: &[&str]) -> (i32, String, String) {
 async fn the_cli_prints_a_table_shows_progress_and_exits_by_severity() {
     let s = setup().await;
     let (code, stdout, stderr) = cli(&s.stack, &["audit"]);
-    assert_eq!(code, 1, "HIGH findings fail the default --fail-on high\n{stdout}\n{stderr}");
-    assert!(stdout.contains("SEVERITY") && stdout.contains("REF-001") && stdout.contains(&provider_arn("dangling")), "{stdout}");
-    assert!(stdout.contains("audited 5 provider(s) and 3 secret(s)"), "{stdout}");
+    assert_eq!(
+        code, 1,
+        "HIGH findings fail the default --fail-on high\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("SEVERITY")
+            && stdout.contains("REF-001")
+            && stdout.contains(&provider_arn("dangling")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("audited 5 provider(s) and 3 secret(s)"),
+        "{stdout}"
+    );
     assert!(stderr.contains("audit: auditing secrets 3/3"), "{stderr}");
-    assert!(!stdout.contains(&s.healthy.initial_value) && !stderr.contains(&s.healthy.initial_value));
+    assert!(
+        !stdout.contains(&s.healthy.initial_value) && !stderr.contains(&s.healthy.initial_value)
+    );
 
-    let (code, stdout, _) = cli(&s.stack, &["audit", "--secret", &s.healthy.secret_arn, "--format", "json", "--fail-on", "critical"]);
+    let (code, stdout, _) = cli(
+        &s.stack,
+        &[
+            "audit",
+            "--secret",
+            &s.healthy.secret_arn,
+            "--format",
+            "json",
+            "--fail-on",
+            "critical",
+        ],
+    );
     assert_eq!(code, 0, "{stdout}");
     let doc: Value = serde_json::from_str(&stdout).expect("JSON output");
-    let rules: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["ruleId"].as_str().unwrap()).collect();
-    assert_eq!(rules, ["REF-007"], "only the failed provider on the healthy secret");
+    let rules: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        ["REF-007"],
+        "only the failed provider on the healthy secret"
+    );
     assert_eq!(doc["summary"]["secrets"], 1);
 
     let (code, _, stderr) = cli(&s.stack, &["audit", "--format", "xml"]);
@@ -247,9 +346,14 @@ async fn archived_in_security_hub() {
     let f = stack.cognito_fixture(json!({})).await;
     external(&stack, "unreadable", &f, "clientSecret").await;
     let sdk = stack.moto.sdk_config();
-    let emitters = Arc::new(Emitters::new(vec![Box::new(SecurityHubSink::new(aws_sdk_securityhub::Client::new(&sdk)))]));
+    let emitters = Arc::new(Emitters::new(vec![Box::new(SecurityHubSink::new(
+        aws_sdk_securityhub::Client::new(&sdk),
+    ))]));
     let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(&stack.agentcore.sdk_config(), &AgentCoreSettings::default())),
+        Arc::new(AgentCoreDirectory::new(
+            &stack.agentcore.sdk_config(),
+            &AgentCoreSettings::default(),
+        )),
         Arc::new(SecretsInventory::new(&sdk, None)),
         emitters,
         REGION,
@@ -258,18 +362,36 @@ async fn archived_in_security_hub() {
     auditor.history = Arc::new(SecurityHubHistory::new(&sdk, None));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn.clone()]}})).unwrap();
     let first = auditor.run(&trigger, None).await.unwrap();
-    assert!(first.summary().active.get("HIGH").is_some_and(|n| *n >= 1), "{:?}", first.summary());
+    assert!(
+        first.summary().active.get("HIGH").is_some_and(|n| *n >= 1),
+        "{:?}",
+        first.summary()
+    );
     allow_agentcore(&stack, &f.secret_arn).await;
     let second = auditor.run(&trigger, None).await.unwrap();
     assert_eq!(second.summary().resolved, 1, "{:?}", second.summary());
-    let findings = aws_sdk_securityhub::Client::new(&sdk).get_findings().send().await.unwrap();
+    let findings = aws_sdk_securityhub::Client::new(&sdk)
+        .get_findings()
+        .send()
+        .await
+        .unwrap();
     let ours: Vec<_> = findings
         .findings()
         .iter()
-        .filter(|x| x.resources().iter().any(|r| r.id() == Some(f.secret_arn.as_str())))
+        .filter(|x| {
+            x.resources()
+                .iter()
+                .any(|r| r.id() == Some(f.secret_arn.as_str()))
+        })
         .filter(|x| x.generator_id() == Some("REF-005"))
         .collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0].record_state().map(|s| s.as_str()), Some("ARCHIVED"));
-    assert_eq!(ours[0].compliance().and_then(|c| c.status()).map(|s| s.as_str()), Some("PASSED"));
+    assert_eq!(
+        ours[0]
+            .compliance()
+            .and_then(|c| c.status())
+            .map(|s| s.as_str()),
+        Some("PASSED")
+    );
 }

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentcore_rotator::agentcore::{AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource};
+use agentcore_rotator::agentcore::{
+    AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource,
+};
 use agentcore_rotator::audit::collect::{KeyPolicyRead, SecretInventory};
 use agentcore_rotator::audit::engine::{AuditOutcome, Collected, Continuer};
 use agentcore_rotator::audit::handler;
@@ -30,7 +32,9 @@ fn arn(i: usize) -> String {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -62,14 +66,23 @@ impl Fakes {
         let doc = json!({"clientId": "client", "clientSecret": SECRET_VALUE}).to_string();
         Arc::new(Fakes {
             providers: Mutex::new(providers),
-            secrets: Mutex::new((0..secrets).map(|i| (arn(i), (true, doc.clone()))).collect()),
+            secrets: Mutex::new(
+                (0..secrets)
+                    .map(|i| (arn(i), (true, doc.clone())))
+                    .collect(),
+            ),
             calls: Mutex::new(BTreeMap::new()),
             delay: Duration::ZERO,
         })
     }
 
     fn count(&self, op: &str) {
-        *self.calls.lock().unwrap().entry(op.to_string()).or_default() += 1;
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry(op.to_string())
+            .or_default() += 1;
     }
 }
 
@@ -109,13 +122,20 @@ impl SecretInventory for Inv {
             ..SecretMeta::default()
         })
     }
-    async fn current_values(&self, secrets: &[(String, Option<String>)]) -> Vec<Result<Option<Payload>, String>> {
+    async fn current_values(
+        &self,
+        secrets: &[(String, Option<String>)],
+    ) -> Vec<Result<Option<Payload>, String>> {
         assert!(secrets.len() <= 20, "batches hold at most 20 secrets");
         self.0.count("BatchGetSecretValue");
         let map = self.0.secrets.lock().unwrap();
         secrets
             .iter()
-            .map(|(a, _)| Ok(map.get(a).map(|(_, v)| Payload::Text(SecretString::new(v.clone())))))
+            .map(|(a, _)| {
+                Ok(map
+                    .get(a)
+                    .map(|(_, v)| Payload::Text(SecretString::new(v.clone()))))
+            })
             .collect()
     }
     async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
@@ -124,7 +144,13 @@ impl SecretInventory for Inv {
     }
     async fn resource_policy(&self, a: &str) -> Result<Option<String>, String> {
         self.0.count("GetResourcePolicy");
-        let allowed = self.0.secrets.lock().unwrap().get(a).is_some_and(|(p, _)| *p);
+        let allowed = self
+            .0
+            .secrets
+            .lock()
+            .unwrap()
+            .get(a)
+            .is_some_and(|(p, _)| *p);
         Ok(allowed.then(|| {
             json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}).to_string()
         }))
@@ -159,7 +185,15 @@ impl Memory {
         let mut m = self.0.lock().unwrap();
         for f in findings {
             if f.is_active() {
-                m.insert(f.id().to_string(), PreviousFinding { id: f.id().to_string(), rule_id: f.rule_id().to_string(), resources: f.resources().to_vec(), first_seen: f.first_seen() });
+                m.insert(
+                    f.id().to_string(),
+                    PreviousFinding {
+                        id: f.id().to_string(),
+                        rule_id: f.rule_id().to_string(),
+                        resources: f.resources().to_vec(),
+                        first_seen: f.first_seen(),
+                    },
+                );
             } else {
                 m.remove(f.id());
             }
@@ -179,7 +213,13 @@ impl Continuer for Continues {
 }
 
 fn auditor(f: &Arc<Fakes>, publish: Arc<Collected>) -> Auditor {
-    let mut a = Auditor::new(Arc::new(Dir(f.clone())), Arc::new(Inv(f.clone())), publish, REGION, AuditConfig::default());
+    let mut a = Auditor::new(
+        Arc::new(Dir(f.clone())),
+        Arc::new(Inv(f.clone())),
+        publish,
+        REGION,
+        AuditConfig::default(),
+    );
     a.meter = Some(Arc::new(Meter(f.clone())));
     a.account = Some(ACCOUNT.into());
     a
@@ -187,9 +227,22 @@ fn auditor(f: &Arc<Fakes>, publish: Arc<Collected>) -> Auditor {
 
 #[test]
 fn every_trigger_fixture_parses_to_the_audit_it_asks_for() {
-    let targeted = |name: &str| matches!(Trigger::parse(&fixture(name)).unwrap().scope, AuditScope::Targeted { .. });
-    for full in ["audit-scheduler.json", "audit-scheduler-empty.json", "audit-scheduled-event.json"] {
-        assert_eq!(Trigger::parse(&fixture(full)).unwrap().scope, AuditScope::All, "{full}");
+    let targeted = |name: &str| {
+        matches!(
+            Trigger::parse(&fixture(name)).unwrap().scope,
+            AuditScope::Targeted { .. }
+        )
+    };
+    for full in [
+        "audit-scheduler.json",
+        "audit-scheduler-empty.json",
+        "audit-scheduled-event.json",
+    ] {
+        assert_eq!(
+            Trigger::parse(&fixture(full)).unwrap().scope,
+            AuditScope::All,
+            "{full}"
+        );
     }
     for t in [
         "audit-secret-label-updated.json",
@@ -206,7 +259,10 @@ fn every_trigger_fixture_parses_to_the_audit_it_asks_for() {
     ] {
         assert!(targeted(t), "{t}");
     }
-    assert!(Trigger::parse(&fixture("audit-continuation.json")).unwrap().continuation.is_some());
+    assert!(Trigger::parse(&fixture("audit-continuation.json"))
+        .unwrap()
+        .continuation
+        .is_some());
     assert!(Trigger::parse(&fixture("audit-unsupported-s3-event.json")).is_err());
 }
 
@@ -214,9 +270,16 @@ fn every_trigger_fixture_parses_to_the_audit_it_asks_for() {
 async fn the_handler_answers_an_unknown_event_with_an_error_naming_it() {
     let f = Fakes::new(1, 1);
     let a = auditor(&f, Arc::new(Collected::default()));
-    let err = handler::handle(&a, "Ns", LambdaEvent::new(fixture("audit-unsupported-s3-event.json"), Context::default()))
-        .await
-        .unwrap_err();
+    let err = handler::handle(
+        &a,
+        "Ns",
+        LambdaEvent::new(
+            fixture("audit-unsupported-s3-event.json"),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("aws.s3"), "{err}");
     assert!(f.calls.lock().unwrap().is_empty(), "nothing was audited");
 }
@@ -229,7 +292,9 @@ async fn a_secret_event_audits_only_that_secret_and_its_providers() {
     let a = auditor(&f, out.clone());
     let mut event = fixture("audit-api-delete-resource-policy.json");
     event["detail"]["requestParameters"]["secretId"] = json!(arn(3));
-    let response = handler::handle(&a, "Ns", LambdaEvent::new(event, Context::default())).await.unwrap();
+    let response = handler::handle(&a, "Ns", LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
     assert_eq!(response["status"], "complete");
     assert_eq!(response["summary"]["secrets"], 1);
     assert_eq!(f.calls.lock().unwrap()["DescribeSecret"], 1);
@@ -243,7 +308,10 @@ async fn a_full_audit_stays_at_the_api_call_lower_bound() {
     let f = Fakes::new(1000, 200);
     let out = Arc::new(Collected::default());
     let a = auditor(&f, out.clone());
-    let outcome = a.run(&Trigger::parse(&json!({})).unwrap(), None).await.unwrap();
+    let outcome = a
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
     let s = outcome.summary();
     assert!(s.complete);
     assert_eq!((s.oauth2_providers, s.secrets), (1000, 200));
@@ -276,7 +344,11 @@ async fn an_audit_that_runs_out_of_time_continues_where_it_stopped() {
                 audited += s.secrets;
                 break;
             }
-            AuditOutcome::Continued { summary, continuation, scheduled } => {
+            AuditOutcome::Continued {
+                summary,
+                continuation,
+                scheduled,
+            } => {
                 assert!(scheduled);
                 audited += summary.secrets;
                 trigger = Trigger::parse(&json!({"continuation": continuation})).unwrap();
@@ -287,7 +359,11 @@ async fn an_audit_that_runs_out_of_time_continues_where_it_stopped() {
     assert_eq!((invocations, audited), (3, 50));
     assert_eq!(continues.0.load(Ordering::SeqCst), 2);
     let findings = out.take();
-    assert_eq!(findings.len(), 2, "the two providers of the missing secret, once each");
+    assert_eq!(
+        findings.len(),
+        2,
+        "the two providers of the missing secret, once each"
+    );
     assert!(findings.iter().all(|x| x.rule_id() == "REF-001"));
 }
 
@@ -316,22 +392,33 @@ async fn a_fixed_problem_is_reported_resolved_on_the_next_audit() {
     f.secrets.lock().unwrap().remove(&arn(0));
     a.run(&full, None).await.unwrap();
     memory.record(&out.take());
-    f.providers.lock().unwrap().retain(|p| p.secret_arn.as_deref() != Some(arn(0).as_str()));
+    f.providers
+        .lock()
+        .unwrap()
+        .retain(|p| p.secret_arn.as_deref() != Some(arn(0).as_str()));
     a.run(&full, None).await.unwrap();
     let third = out.take();
     assert_eq!(third.len(), 2);
-    assert!(third.iter().all(|x| x.state() == FindingState::Resolved && x.rule_id() == "REF-001"));
+    assert!(third
+        .iter()
+        .all(|x| x.state() == FindingState::Resolved && x.rule_id() == "REF-001"));
 }
 
 #[tokio::test]
 async fn no_secret_value_reaches_a_finding_or_the_response() {
     let f = Fakes::new(3, 1);
-    f.secrets.lock().unwrap().get_mut(&arn(0)).unwrap().1 = json!({"clientId": "other", "clientSecret": SECRET_VALUE}).to_string();
+    f.secrets.lock().unwrap().get_mut(&arn(0)).unwrap().1 =
+        json!({"clientId": "other", "clientSecret": SECRET_VALUE}).to_string();
     let out = Arc::new(Collected::default());
     let a = auditor(&f, out.clone());
-    let response = handler::handle(&a, "Ns", LambdaEvent::new(json!({}), Context::default())).await.unwrap();
+    let response = handler::handle(&a, "Ns", LambdaEvent::new(json!({}), Context::default()))
+        .await
+        .unwrap();
     let findings = out.take();
     assert!(!findings.is_empty());
-    let text = format!("{response} {findings:?} {}", serde_json::to_string(&findings).unwrap());
+    let text = format!(
+        "{response} {findings:?} {}",
+        serde_json::to_string(&findings).unwrap()
+    );
     assert!(!text.contains(SECRET_VALUE));
 }

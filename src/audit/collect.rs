@@ -35,7 +35,10 @@ pub const BATCH_SIZE: usize = 20;
 pub enum KeyPolicyRead {
     /// An AWS managed key: usable through Secrets Manager without a grant.
     AwsManaged,
-    Customer { key_arn: String, policy: Option<String> },
+    Customer {
+        key_arn: String,
+        policy: Option<String>,
+    },
     /// The key does not exist: nobody can decrypt.
     Missing,
 }
@@ -139,8 +142,11 @@ impl Collector {
     pub async fn collect(
         self: &Arc<Self>,
         references: Vec<String>,
-        now: Timestamp,
-    ) -> (BTreeMap<String, SecretFacts>, BTreeMap<String, KeyFacts>, Tally) {
+    ) -> (
+        BTreeMap<String, SecretFacts>,
+        BTreeMap<String, KeyFacts>,
+        Tally,
+    ) {
         let mut tally = Tally::default();
         let limit = self.config.concurrency;
         // 1. DescribeSecret (cross-Region references are not looked up).
@@ -157,7 +163,8 @@ impl Collector {
                     Lookup::Found(mut meta) => {
                         if meta.rotation_enabled {
                             if let Some(f) = meta.rotation_lambda_arn.clone() {
-                                meta.rotation_lambda_exists = me.inventory.function_exists(&f).await;
+                                meta.rotation_lambda_exists =
+                                    me.inventory.function_exists(&f).await;
                             }
                         }
                         Lookup::Found(meta)
@@ -175,7 +182,11 @@ impl Collector {
         let readable: Vec<(usize, SecretMeta)> = described
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.meta().filter(|m| m.deleted_date.is_none()).map(|m| (i, m.clone())))
+            .filter_map(|(i, f)| {
+                f.meta()
+                    .filter(|m| m.deleted_date.is_none())
+                    .map(|m| (i, m.clone()))
+            })
             .collect();
         tally.policies = readable.len() as u64;
         tally.values = readable.len() as u64;
@@ -186,7 +197,10 @@ impl Collector {
             self.keys_for(&readable)
         );
         tally.keys = keys.1;
-        let mut reads: Vec<Read> = described.into_iter().map(|facts| Read { facts, doc: None }).collect();
+        let mut reads: Vec<Read> = described
+            .into_iter()
+            .map(|facts| Read { facts, doc: None })
+            .collect();
         for ((i, _), verdict) in readable.iter().zip(policies) {
             reads[*i].facts.policy = Some(verdict);
         }
@@ -208,7 +222,7 @@ impl Collector {
         let indexes: Vec<usize> = upstream_inputs.iter().map(|(i, _, _)| *i).collect();
         let upstream = par_map(upstream_inputs, limit, move |(_, meta, doc)| {
             let me = me.clone();
-            async move { me.upstream(&meta, doc, now).await }
+            async move { me.upstream(&meta, doc).await }
         })
         .await;
         for (i, (facts, t)) in indexes.into_iter().zip(upstream) {
@@ -222,14 +236,21 @@ impl Collector {
         (secrets, keys.0, tally)
     }
 
-    async fn policies(self: &Arc<Self>, readable: &[(usize, SecretMeta)]) -> Vec<Observed<PolicyVerdict>> {
+    async fn policies(
+        self: &Arc<Self>,
+        readable: &[(usize, SecretMeta)],
+    ) -> Vec<Observed<PolicyVerdict>> {
         let me = self.clone();
         let arns: Vec<String> = readable.iter().map(|(_, m)| m.arn.clone()).collect();
         par_map(arns, self.config.concurrency, move |arn| {
             let me = me.clone();
             async move {
                 match me.inventory.resource_policy(&arn).await {
-                    Ok(p) => Observed::Ok(policy::evaluate(p.as_deref(), "secretsmanager:GetSecretValue", Some(&arn))),
+                    Ok(p) => Observed::Ok(policy::evaluate(
+                        p.as_deref(),
+                        "secretsmanager:GetSecretValue",
+                        Some(&arn),
+                    )),
                     Err(code) => Observed::Unreadable(code),
                 }
             }
@@ -247,7 +268,12 @@ impl Collector {
             .chunks(BATCH_SIZE)
             .map(|c| {
                 c.iter()
-                    .map(|(_, m)| (m.arn.clone(), m.version_with("AWSCURRENT").map(str::to_string)))
+                    .map(|(_, m)| {
+                        (
+                            m.arn.clone(),
+                            m.version_with("AWSCURRENT").map(str::to_string),
+                        )
+                    })
                     .collect()
             })
             .collect();
@@ -268,7 +294,10 @@ impl Collector {
 
     /// Key facts for the customer-managed keys of `readable`; fetched once per key per
     /// invocation. Returns them and how many were fetched now.
-    async fn keys_for(self: &Arc<Self>, readable: &[(usize, SecretMeta)]) -> (BTreeMap<String, KeyFacts>, u64) {
+    async fn keys_for(
+        self: &Arc<Self>,
+        readable: &[(usize, SecretMeta)],
+    ) -> (BTreeMap<String, KeyFacts>, u64) {
         let mut ids: Vec<String> = readable
             .iter()
             .filter_map(|(_, m)| m.customer_key().map(str::to_string))
@@ -300,14 +329,16 @@ impl Collector {
             }
         })
         .await;
-        (facts.into_iter().collect(), fetched.load(std::sync::atomic::Ordering::Relaxed))
+        (
+            facts.into_iter().collect(),
+            fetched.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     async fn upstream(
         &self,
         meta: &SecretMeta,
         current: SecretDocument,
-        now: Timestamp,
     ) -> (Option<Observed<UpstreamFacts>>, Tally) {
         let mut tally = Tally::default();
         let Some(directory) = &self.upstreams else {
@@ -317,7 +348,9 @@ impl Collector {
             Ok(u) => u,
             Err(e) => return (Some(Observed::Unreadable(short(&e.to_string()))), tally),
         };
-        let client = ClientRef { client_id: current.client_id.clone() };
+        let client = ClientRef {
+            client_id: current.client_id.clone(),
+        };
         tally.upstream_lists = 1;
         let live = match upstream.list_secrets(&client).await {
             Ok(l) => Some(l),
@@ -326,7 +359,10 @@ impl Collector {
         };
         let current_version = meta.version_with("AWSCURRENT");
         let read_stage = |stage: &'static str| {
-            let other = meta.version_with(stage).filter(|v| Some(*v) != current_version).is_some();
+            let other = meta
+                .version_with(stage)
+                .filter(|v| Some(*v) != current_version)
+                .is_some();
             other.then_some(stage)
         };
         let (prev_stage, pend_stage) = (read_stage("AWSPREVIOUS"), read_stage("AWSPENDING"));
@@ -336,12 +372,17 @@ impl Collector {
             if let Some(stage) = stage {
                 tally.stage_reads += 1;
                 // A garbled or empty older version informs nothing; it is not a finding here.
-                if let Ok(Some(Payload::Text(text))) = self.inventory.value_at(&meta.arn, stage).await {
+                if let Ok(Some(Payload::Text(text))) =
+                    self.inventory.value_at(&meta.arn, stage).await
+                {
                     *slot = SecretDocument::parse(Some(&text)).ok();
                 }
             }
         }
-        let grace = current.profile.grace_period.unwrap_or(self.config.default_grace_period);
+        let grace = current
+            .profile
+            .grace_period
+            .unwrap_or(self.config.default_grace_period);
         let grace_ends = current
             .state
             .as_ref()
@@ -357,7 +398,9 @@ impl Collector {
         let (current_lineage, previous_lineage, pending_lineage) = match &live {
             Some(l) => (
                 lineage::resolve(&current, pending.as_ref(), l),
-                previous.as_ref().map(|p| lineage::resolve(p, Some(&current), l)),
+                previous
+                    .as_ref()
+                    .map(|p| lineage::resolve(p, Some(&current), l)),
                 pending.as_ref().map(|p| lineage::resolve(p, None, l)),
             ),
             None => (Lineage::Absent, None, None),
@@ -376,20 +419,28 @@ impl Collector {
             grace_ends,
             probe,
         };
-        let _ = now;
         (Some(Observed::Ok(facts)), tally)
     }
 }
 
 fn key_facts(read: Result<KeyPolicyRead, String>) -> KeyFacts {
     match read {
-        Ok(KeyPolicyRead::AwsManaged) => KeyFacts { key_arn: None, decrypt: Observed::Ok(PolicyVerdict::Allows) },
-        Ok(KeyPolicyRead::Missing) => KeyFacts { key_arn: None, decrypt: Observed::Ok(PolicyVerdict::DoesNotAllow) },
+        Ok(KeyPolicyRead::AwsManaged) => KeyFacts {
+            key_arn: None,
+            decrypt: Observed::Ok(PolicyVerdict::Allows),
+        },
+        Ok(KeyPolicyRead::Missing) => KeyFacts {
+            key_arn: None,
+            decrypt: Observed::Ok(PolicyVerdict::DoesNotAllow),
+        },
         Ok(KeyPolicyRead::Customer { key_arn, policy }) => KeyFacts {
             decrypt: Observed::Ok(policy::evaluate(policy.as_deref(), "kms:Decrypt", None)),
             key_arn: Some(key_arn),
         },
-        Err(code) => KeyFacts { key_arn: None, decrypt: Observed::Unreadable(code) },
+        Err(code) => KeyFacts {
+            key_arn: None,
+            decrypt: Observed::Unreadable(code),
+        },
     }
 }
 
@@ -450,7 +501,9 @@ where
     let mut set = JoinSet::new();
     loop {
         while set.len() < limit.max(1) {
-            let Some((i, item)) = pending.next() else { break };
+            let Some((i, item)) = pending.next() else {
+                break;
+            };
             let fut = f(item);
             set.spawn(async move { (i, fut.await) });
         }

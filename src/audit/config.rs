@@ -46,7 +46,11 @@ impl AuditConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let number = |key: &'static str, min: u64, max: u64| -> Result<Option<u64>, ConfigError> {
             match get(key) {
                 None => Ok(None),
@@ -102,7 +106,10 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides_come_from_the_lookup() {
-        assert_eq!(AuditConfig::from_lookup(|_| None).unwrap(), AuditConfig::default());
+        assert_eq!(
+            AuditConfig::from_lookup(|_| None).unwrap(),
+            AuditConfig::default()
+        );
         let c = AuditConfig::from_lookup(|k| match k {
             "ROTATOR_MAX_SECRET_AGE_DAYS" => Some("30".into()),
             "ROTATOR_AUDIT_TOKEN_PROBE" => Some("on".into()),
@@ -111,7 +118,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.max_secret_age, Duration::from_secs(30 * 86_400));
         assert!(c.token_probe);
-        let err = AuditConfig::from_lookup(|k| (k == "ROTATOR_AUDIT_CONCURRENCY").then(|| "0".into())).unwrap_err();
+        let err =
+            AuditConfig::from_lookup(|k| (k == "ROTATOR_AUDIT_CONCURRENCY").then(|| "0".into()))
+                .unwrap_err();
         assert_eq!(err.key, "ROTATOR_AUDIT_CONCURRENCY");
     }
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::agentcore::{AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretIdentity, SecretSource};
+use crate::agentcore::{
+    AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretIdentity, SecretSource,
+};
 use crate::findings::{Emitters, Finding, Scope, Timestamp};
 use crate::upstream::UpstreamDirectory;
 
@@ -145,7 +147,11 @@ impl Auditor {
     }
 
     /// Audits what `trigger` asks for; `deadline` (Lambda) bounds the invocation.
-    pub async fn run(&self, trigger: &Trigger, deadline: Option<Instant>) -> Result<AuditOutcome, AuditError> {
+    pub async fn run(
+        &self,
+        trigger: &Trigger,
+        deadline: Option<Instant>,
+    ) -> Result<AuditOutcome, AuditError> {
         self.run_in(trigger, deadline, None).await
     }
 
@@ -161,7 +167,10 @@ impl Auditor {
         let calls_before = self.meter.as_ref().map(|m| m.counts()).unwrap_or_default();
         let continuation = trigger.continuation.as_ref();
         let mut summary = AuditSummary {
-            audit_id: continuation.map_or_else(|| format!("audit-{}", now.as_millis()), |c| c.audit_id.clone()),
+            audit_id: continuation.map_or_else(
+                || format!("audit-{}", now.as_millis()),
+                |c| c.audit_id.clone(),
+            ),
             trigger: trigger.kind.to_string(),
             full: trigger.scope.is_full(),
             invocation: continuation.map_or(1, |c| c.invocation),
@@ -170,7 +179,10 @@ impl Auditor {
         tracing::info!(target: "audit", audit_id = %summary.audit_id, trigger = trigger.kind, reason = %trigger.reason, "audit started");
         self.progress("listing providers", 0, 0);
         let providers = Box::pin(self.directory.providers()).await?;
-        summary.oauth2_providers = providers.iter().filter(|p| p.kind == ProviderKind::Oauth2).count() as u64;
+        summary.oauth2_providers = providers
+            .iter()
+            .filter(|p| p.kind == ProviderKind::Oauth2)
+            .count() as u64;
         summary.api_key_providers = providers.len() as u64 - summary.oauth2_providers;
         let existing: HashSet<String> = providers
             .iter()
@@ -180,7 +192,11 @@ impl Auditor {
         let account = account
             .map(str::to_string)
             .or_else(|| self.account.clone())
-            .or_else(|| providers.iter().find_map(|p| p.arn.split(':').nth(4).map(str::to_string)));
+            .or_else(|| {
+                providers
+                    .iter()
+                    .find_map(|p| p.arn.split(':').nth(4).map(str::to_string))
+            });
         let Some(scope) = account.and_then(|a| Scope::new(a, &self.region).ok()) else {
             // No account and no provider: nothing to audit, nothing to attribute findings to.
             summary.complete = true;
@@ -203,13 +219,22 @@ impl Auditor {
 
         if continuation.is_none() && !loose.is_empty() {
             let covered: HashSet<String> = loose.iter().map(|p| p.arn.clone()).collect();
-            let snapshot = Snapshot { region: self.region.clone(), providers: loose, ..Snapshot::default() };
+            let snapshot = Snapshot {
+                region: self.region.clone(),
+                providers: loose,
+                ..Snapshot::default()
+            };
             let mut evaluation = rules::evaluate(&snapshot, &ctx);
             ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
             self.emit(&mut summary, evaluation).await;
         }
 
-        let collector = Collector::new(self.inventory.clone(), self.upstreams.clone(), self.region.clone(), self.config.clone());
+        let collector = Collector::new(
+            self.inventory.clone(),
+            self.upstreams.clone(),
+            self.region.clone(),
+            self.config.clone(),
+        );
         let references: Vec<String> = units.keys().cloned().collect();
         let total = references.len() as u64;
         let mut done = 0u64;
@@ -218,7 +243,7 @@ impl Auditor {
         for (i, wave) in waves.iter().enumerate() {
             let wave_started = Instant::now();
             // Boxed: SDK futures are large, and debug builds run them on small test stacks.
-            let (secrets, keys, tally) = Box::pin(collector.collect(wave.to_vec(), now)).await;
+            let (secrets, keys, tally) = Box::pin(collector.collect(wave.to_vec())).await;
             summary.tally.add(&tally);
             let mut covered: HashSet<String> = HashSet::new();
             let mut wave_providers = Vec::new();
@@ -232,7 +257,12 @@ impl Auditor {
                     wave_providers.push(p);
                 }
             }
-            let snapshot = Snapshot { region: self.region.clone(), providers: wave_providers, secrets, keys };
+            let snapshot = Snapshot {
+                region: self.region.clone(),
+                providers: wave_providers,
+                secrets,
+                keys,
+            };
             let mut evaluation = rules::evaluate(&snapshot, &ctx);
             drop(snapshot);
             ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
@@ -253,11 +283,19 @@ impl Auditor {
             // referenced) or, for a targeted audit, about the named secrets.
             let mut evaluation = Evaluation::default();
             match &trigger.scope {
-                AuditScope::All => ledger.settle(&mut evaluation, &|id| !existing.contains(id), &scope, now),
+                AuditScope::All => {
+                    ledger.settle(&mut evaluation, &|id| !existing.contains(id), &scope, now)
+                }
                 AuditScope::Targeted { secret_ids, .. } => {
-                    let targets: Vec<SecretIdentity> = secret_ids.iter().map(|s| SecretIdentity::parse(s)).collect();
+                    let targets: Vec<SecretIdentity> = secret_ids
+                        .iter()
+                        .map(|s| SecretIdentity::parse(s))
+                        .collect();
                     let orphaned = |id: &str| {
-                        !existing.contains(id) && targets.iter().any(|t| t.matches(&SecretIdentity::parse(id)))
+                        !existing.contains(id)
+                            && targets
+                                .iter()
+                                .any(|t| t.matches(&SecretIdentity::parse(id)))
                     };
                     ledger.settle(&mut evaluation, &orphaned, &scope, now);
                 }
@@ -290,11 +328,17 @@ impl Auditor {
             },
             None => false,
         };
-        Ok(AuditOutcome::Continued { summary, continuation: next, scheduled })
+        Ok(AuditOutcome::Continued {
+            summary,
+            continuation: next,
+            scheduled,
+        })
     }
 
     fn out_of_time(&self, deadline: Option<Instant>, last_wave: Duration) -> bool {
-        deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < self.config.time_margin + last_wave)
+        deadline.is_some_and(|d| {
+            d.saturating_duration_since(Instant::now()) < self.config.time_margin + last_wave
+        })
     }
 
     async fn emit(&self, summary: &mut AuditSummary, evaluation: Evaluation) {
@@ -305,24 +349,38 @@ impl Auditor {
 
 /// Providers grouped by the customer secret they reference (in ARN order), and the others
 /// (MANAGED, or no reference), both limited to `scope`.
-fn group(providers: Vec<ProviderRef>, scope: &AuditScope) -> (BTreeMap<String, Vec<ProviderRef>>, Vec<ProviderRef>) {
+fn group(
+    providers: Vec<ProviderRef>,
+    scope: &AuditScope,
+) -> (BTreeMap<String, Vec<ProviderRef>>, Vec<ProviderRef>) {
     let mut units: BTreeMap<String, Vec<ProviderRef>> = BTreeMap::new();
     let mut loose = Vec::new();
     for p in providers {
         match (&p.source, p.secret_arn.clone()) {
-            (SecretSource::External, Some(reference)) => units.entry(reference).or_default().push(p),
+            (SecretSource::External, Some(reference)) => {
+                units.entry(reference).or_default().push(p)
+            }
             _ => loose.push(p),
         }
     }
-    if let AuditScope::Targeted { secret_ids, provider_names } = scope {
-        let targets: Vec<SecretIdentity> = secret_ids.iter().map(|s| SecretIdentity::parse(s)).collect();
+    if let AuditScope::Targeted {
+        secret_ids,
+        provider_names,
+    } = scope
+    {
+        let targets: Vec<SecretIdentity> = secret_ids
+            .iter()
+            .map(|s| SecretIdentity::parse(s))
+            .collect();
         units.retain(|reference, ps| {
             let id = SecretIdentity::parse(reference);
-            targets.iter().any(|t| t.matches(&id)) || ps.iter().any(|p| provider_names.contains(&p.name))
+            targets.iter().any(|t| t.matches(&id))
+                || ps.iter().any(|p| provider_names.contains(&p.name))
         });
         loose.retain(|p| provider_names.contains(&p.name));
         for name in provider_names {
-            let known = loose.iter().any(|p| &p.name == name) || units.values().flatten().any(|p| &p.name == name);
+            let known = loose.iter().any(|p| &p.name == name)
+                || units.values().flatten().any(|p| &p.name == name);
             if !known {
                 tracing::warn!(target: "audit", provider = %name, "no credential provider of that name");
             }

@@ -19,7 +19,13 @@ pub async fn handle(
     let trigger = match Trigger::parse(&event.payload) {
         Ok(t) => t,
         Err(e) => {
-            let field = |k: &str| event.payload.get(k).and_then(|v| v.as_str()).map(|s| s.chars().take(80).collect::<String>());
+            let field = |k: &str| {
+                event
+                    .payload
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.chars().take(80).collect::<String>())
+            };
             let (event_source, detail_type) = (field("source"), field("detail-type"));
             tracing::error!(
                 target: "audit",
@@ -32,8 +38,15 @@ pub async fn handle(
         }
     };
     // arn:aws:lambda:<region>:<account>:function:<name>
-    let account = event.context.invoked_function_arn.split(':').nth(4).filter(|a| !a.is_empty());
-    let outcome = auditor.run_in(&trigger, deadline(&event.context), account).await?;
+    let account = event
+        .context
+        .invoked_function_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty());
+    let outcome = auditor
+        .run_in(&trigger, deadline(&event.context), account)
+        .await?;
     let summary = outcome.summary();
     tracing::info!(
         target: "audit",
@@ -51,11 +64,17 @@ pub async fn handle(
         "{}",
         super::report::totals(summary)
     );
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     println!("{}", summary.emf(metrics_namespace, now_ms));
     Ok(match &outcome {
         AuditOutcome::Complete(s) => json!({"status": "complete", "summary": s}),
-        AuditOutcome::Continued { summary, continuation, scheduled } => json!({
+        AuditOutcome::Continued {
+            summary,
+            continuation,
+            scheduled,
+        } => json!({
             "status": "continued",
             "summary": summary,
             "continuation": continuation,
@@ -69,6 +88,9 @@ pub fn deadline(context: &Context) -> Option<Instant> {
     if context.deadline == 0 {
         return None;
     }
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
     Some(Instant::now() + Duration::from_millis(context.deadline.saturating_sub(now_ms)))
 }

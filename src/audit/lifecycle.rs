@@ -76,14 +76,26 @@ impl Ledger {
         scope: &Scope,
         now: Timestamp,
     ) {
-        let raised: HashSet<String> = evaluation.findings.iter().map(|f| f.id().to_string()).collect();
+        let raised: HashSet<String> = evaluation
+            .findings
+            .iter()
+            .map(|f| f.id().to_string())
+            .collect();
         for f in evaluation.findings.iter_mut() {
             if let Some(p) = self.previous.iter().find(|p| p.id == f.id()) {
                 *f = f.clone().first_seen_at(p.first_seen);
                 self.handled.insert(p.id.clone());
             }
         }
-        let resolved = resolve(&self.previous, &raised, &evaluation.skipped, covered, &self.handled, scope, now);
+        let resolved = resolve(
+            &self.previous,
+            &raised,
+            &evaluation.skipped,
+            covered,
+            &self.handled,
+            scope,
+            now,
+        );
         for r in &resolved {
             self.handled.insert(r.id().to_string());
         }
@@ -117,7 +129,10 @@ pub fn resolve(
                 rule,
                 scope,
                 p.resources.clone(),
-                format!("{} no longer applies: the audit found the problem fixed", rule.id),
+                format!(
+                    "{} no longer applies: the audit found the problem fixed",
+                    rule.id
+                ),
                 now,
             )
             .ok()?;
@@ -152,7 +167,10 @@ mod tests {
         Finding::new(
             &SECRET_NOT_FOUND,
             &ctx().scope,
-            vec![Resource::provider_oauth2(PROVIDER).unwrap(), Resource::secret(SECRET).unwrap()],
+            vec![
+                Resource::provider_oauth2(PROVIDER).unwrap(),
+                Resource::secret(SECRET).unwrap(),
+            ],
             "x",
             Timestamp::from_millis(NOW - DAY),
         )

@@ -19,5 +19,5 @@ pub mod snapshot;
 pub mod trigger;
 
 pub use config::AuditConfig;
-pub use engine::{Auditor, AuditOutcome};
+pub use engine::{AuditOutcome, Auditor};
 pub use trigger::{AuditScope, Continuation, Trigger, TriggerError};

@@ -49,27 +49,45 @@ mod tests {
     fn the_service_principal_with_the_action_or_a_covering_wildcard_is_allowed() {
         let p = allow(json!({"Service": AGENTCORE_PRINCIPAL}), READ);
         assert_eq!(evaluate(Some(&p), READ, Some(ARN)), PolicyVerdict::Allows);
-        let wild = allow(json!({"Service": [AGENTCORE_PRINCIPAL]}), "secretsmanager:Get*");
-        assert_eq!(evaluate(Some(&wild), READ, Some(ARN)), PolicyVerdict::Allows);
+        let wild = allow(
+            json!({"Service": [AGENTCORE_PRINCIPAL]}),
+            "secretsmanager:Get*",
+        );
+        assert_eq!(
+            evaluate(Some(&wild), READ, Some(ARN)),
+            PolicyVerdict::Allows
+        );
     }
 
     #[test]
     fn another_principal_no_policy_or_a_deny_do_not_allow() {
         let other = allow(json!({"AWS": "arn:aws:iam::123456789012:root"}), READ);
-        assert_eq!(evaluate(Some(&other), READ, Some(ARN)), PolicyVerdict::DoesNotAllow);
+        assert_eq!(
+            evaluate(Some(&other), READ, Some(ARN)),
+            PolicyVerdict::DoesNotAllow
+        );
         assert_eq!(evaluate(None, READ, Some(ARN)), PolicyVerdict::Missing);
-        assert_eq!(evaluate(Some("{"), READ, Some(ARN)), PolicyVerdict::Unparseable);
+        assert_eq!(
+            evaluate(Some("{"), READ, Some(ARN)),
+            PolicyVerdict::Unparseable
+        );
         let denied = json!({"Statement": [
             {"Effect": "Allow", "Principal": {"Service": AGENTCORE_PRINCIPAL}, "Action": READ, "Resource": "*"},
             {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}
         ]}).to_string();
-        assert_eq!(evaluate(Some(&denied), READ, Some(ARN)), PolicyVerdict::DoesNotAllow);
+        assert_eq!(
+            evaluate(Some(&denied), READ, Some(ARN)),
+            PolicyVerdict::DoesNotAllow
+        );
     }
 
     #[test]
     fn a_resource_naming_another_secret_does_not_allow() {
         let p = json!({"Statement": {"Effect": "Allow", "Principal": {"Service": AGENTCORE_PRINCIPAL}, "Action": READ, "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-*"}}).to_string();
-        assert_eq!(evaluate(Some(&p), READ, Some(ARN)), PolicyVerdict::DoesNotAllow);
+        assert_eq!(
+            evaluate(Some(&p), READ, Some(ARN)),
+            PolicyVerdict::DoesNotAllow
+        );
         // Key policies are evaluated without a resource.
         assert_eq!(evaluate(Some(&p), READ, None), PolicyVerdict::Allows);
     }

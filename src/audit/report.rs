@@ -36,6 +36,11 @@ pub struct AuditSummary {
     pub api_calls: BTreeMap<String, u64>,
     pub api_calls_total: u64,
     pub lower_bound: u64,
+    /// The Secrets Manager/KMS part of the lower bound (what [`SecretsInventory`]'s counter
+    /// sees; AgentCore and IdP calls are counted where their clients take the interceptor).
+    ///
+    /// [`SecretsInventory`]: crate::aws::secrets_inventory::SecretsInventory
+    pub secrets_lower_bound: u64,
     pub duration_ms: u64,
     #[serde(skip)]
     pub tally: Tally,
@@ -50,15 +55,16 @@ impl AuditSummary {
         let t = &self.tally;
         let pages = self.oauth2_providers.div_ceil(OAUTH2_PAGE).max(1)
             + self.api_key_providers.div_ceil(API_KEY_PAGE).max(1);
-        self.lower_bound = pages
-            + self.oauth2_providers
-            + self.api_key_providers
-            + t.described
+        self.secrets_lower_bound = t.described
             + t.policies
             + t.values.div_ceil(BATCH_SIZE as u64)
             + t.keys
-            + t.upstream_lists
             + t.stage_reads;
+        self.lower_bound = pages
+            + self.oauth2_providers
+            + self.api_key_providers
+            + self.secrets_lower_bound
+            + t.upstream_lists;
     }
 
     pub fn record_calls(&mut self, counts: BTreeMap<String, u64>) {
@@ -69,7 +75,10 @@ impl AuditSummary {
     pub fn count(&mut self, findings: &[Finding]) {
         for f in findings {
             if f.is_active() {
-                *self.active.entry(f.severity().label().to_string()).or_default() += 1;
+                *self
+                    .active
+                    .entry(f.severity().label().to_string())
+                    .or_default() += 1;
             } else {
                 self.resolved += 1;
             }
@@ -87,7 +96,16 @@ impl AuditSummary {
             ("AuditDurationMs", "Milliseconds", self.duration_ms),
             ("ApiCalls", "Count", self.api_calls_total),
             ("ApiCallsLowerBound", "Count", self.lower_bound),
-            ("ProvidersAudited", "Count", self.oauth2_providers + self.api_key_providers),
+            (
+                "SecretsApiCallsLowerBound",
+                "Count",
+                self.secrets_lower_bound,
+            ),
+            (
+                "ProvidersAudited",
+                "Count",
+                self.oauth2_providers + self.api_key_providers,
+            ),
             ("SecretsAudited", "Count", self.secrets),
             ("ActiveFindings", "Count", self.active_total()),
             ("ResolvedFindings", "Count", self.resolved),
@@ -115,9 +133,17 @@ impl AuditSummary {
 /// Findings as a fixed-width table, most severe first.
 pub fn table(findings: &[Finding]) -> String {
     let mut rows: Vec<&Finding> = findings.iter().collect();
-    rows.sort_by(|a, b| b.severity().cmp(&a.severity()).then(a.rule_id().cmp(b.rule_id())));
+    rows.sort_by(|a, b| {
+        b.severity()
+            .cmp(&a.severity())
+            .then(a.rule_id().cmp(b.rule_id()))
+    });
     let mut out = String::new();
-    let _ = writeln!(out, "{:<13} {:<8} {:<9} {:<44} RESOURCE", "SEVERITY", "RULE", "STATE", "TITLE");
+    let _ = writeln!(
+        out,
+        "{:<13} {:<8} {:<9} {:<44} RESOURCE",
+        "SEVERITY", "RULE", "STATE", "TITLE"
+    );
     for f in rows {
         let resource = f
             .resources()
@@ -144,7 +170,12 @@ pub fn totals(summary: &AuditSummary) -> String {
     let by_severity = Severity::ALL
         .iter()
         .rev()
-        .filter_map(|s| summary.active.get(s.label()).map(|n| format!("{n} {}", s.label())))
+        .filter_map(|s| {
+            summary
+                .active
+                .get(s.label())
+                .map(|n| format!("{n} {}", s.label()))
+        })
         .collect::<Vec<_>>()
         .join(", ");
     format!(
@@ -171,7 +202,12 @@ mod tests {
         let mut s = AuditSummary {
             oauth2_providers: 10_000,
             api_key_providers: 0,
-            tally: Tally { described: 2000, values: 2000, policies: 2000, ..Tally::default() },
+            tally: Tally {
+                described: 2000,
+                values: 2000,
+                policies: 2000,
+                ..Tally::default()
+            },
             ..AuditSummary::default()
         };
         s.compute_lower_bound();
@@ -184,8 +220,14 @@ mod tests {
         secret(&mut snap).lookup = Lookup::NotFound;
         let findings = crate::audit::rules::evaluate(&snap, &ctx()).findings;
         let t = table(&findings);
-        assert!(t.contains("REF-001") && t.contains(SECRET) && t.contains("HIGH"), "{t}");
-        let mut s = AuditSummary { trigger: "scheduler".into(), ..AuditSummary::default() };
+        assert!(
+            t.contains("REF-001") && t.contains(SECRET) && t.contains("HIGH"),
+            "{t}"
+        );
+        let mut s = AuditSummary {
+            trigger: "scheduler".into(),
+            ..AuditSummary::default()
+        };
         s.count(&findings);
         let emf = s.emf("Ns", 1);
         assert_eq!(emf["ActiveFindings"], 1);

@@ -91,7 +91,9 @@ pub enum Lookup {
     Found(SecretMeta),
     NotFound,
     /// The reference names another Region: not looked up (AgentCore cannot read it anyway).
-    CrossRegion { region: String },
+    CrossRegion {
+        region: String,
+    },
     /// DescribeSecret failed for another reason (error code).
     Unreadable(String),
 }

@@ -242,7 +242,11 @@ fn continuation(value: &Value) -> Result<Trigger, TriggerError> {
     Ok(Trigger {
         scope: AuditScope::All,
         kind: "continuation",
-        reason: format!("continuation {} of audit {}", c.invocation, clip(&c.audit_id)),
+        reason: format!(
+            "continuation {} of audit {}",
+            c.invocation,
+            clip(&c.audit_id)
+        ),
         continuation: Some(c),
     })
 }
@@ -351,9 +355,15 @@ mod tests {
 
     #[test]
     fn an_unknown_event_is_an_error_naming_it() {
-        let err = Trigger::parse(&json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}})).unwrap_err();
+        let err = Trigger::parse(
+            &json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}),
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("aws.s3") && msg.contains("Object Created"), "{msg}");
+        assert!(
+            msg.contains("aws.s3") && msg.contains("Object Created"),
+            "{msg}"
+        );
         let err = Trigger::parse(&json!({"source": "aws.secretsmanager", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "GetSecretValue"}})).unwrap_err();
         assert!(err.to_string().contains("GetSecretValue"));
         assert!(Trigger::parse(&json!([1])).is_err());
@@ -363,15 +373,13 @@ mod tests {
     #[test]
     fn an_event_without_a_secret_is_an_error() {
         let e = json!({"source": "aws.secretsmanager", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteSecret"}});
-        assert!(matches!(
-            Trigger::parse(&e),
-            Err(TriggerError::NoSecret(_))
-        ));
+        assert!(matches!(Trigger::parse(&e), Err(TriggerError::NoSecret(_))));
     }
 
     #[test]
     fn direct_invocation_takes_an_explicit_scope() {
-        let t = Trigger::parse(&json!({"scope": {"secretIds": [ARN], "providerNames": ["okta"]}})).unwrap();
+        let t = Trigger::parse(&json!({"scope": {"secretIds": [ARN], "providerNames": ["okta"]}}))
+            .unwrap();
         assert_eq!(
             t.scope,
             AuditScope::Targeted {
@@ -383,7 +391,10 @@ mod tests {
         assert!(Trigger::parse(&json!({"scope": {}})).is_err());
         assert!(Trigger::parse(&json!({"scope": {"secretIds": [""]}})).is_err());
         assert!(Trigger::parse(&json!({"scope": {"secrets": ["x"]}})).is_err());
-        assert_eq!(Trigger::parse(&json!({"scope": "all"})).unwrap().scope, AuditScope::All);
+        assert_eq!(
+            Trigger::parse(&json!({"scope": "all"})).unwrap().scope,
+            AuditScope::All
+        );
     }
 
     #[test]
@@ -398,6 +409,9 @@ mod tests {
         assert_eq!(direct.continuation.as_ref(), Some(&c));
         let event = json!({"source": CONTINUATION_SOURCE, "detail-type": CONTINUATION_DETAIL_TYPE, "detail": {"continuation": c}});
         assert_eq!(Trigger::parse(&event).unwrap().continuation, Some(c));
-        assert!(Trigger::parse(&json!({"continuation": {"v": 9, "auditId": "a", "after": "x", "invocation": 1}})).is_err());
+        assert!(Trigger::parse(
+            &json!({"continuation": {"v": 9, "auditId": "a", "after": "x", "invocation": 1}})
+        )
+        .is_err());
     }
 }

@@ -74,11 +74,18 @@ pub fn operation_name(target: Option<&str>, uri: &str) -> String {
         return t.rsplit('.').next().unwrap_or(t).to_string();
     }
     let path = uri.split(['?', '#']).next().unwrap_or_default();
-    let path = path.split("://").nth(1).map_or(path, |rest| rest.find('/').map_or("", |i| &rest[i..]));
+    let path = path
+        .split("://")
+        .nth(1)
+        .map_or(path, |rest| rest.find('/').map_or("", |i| &rest[i..]));
     match path {
         "/findings/import" => "BatchImportFindings".into(),
         "/findings" => "GetFindings".into(),
-        p => p.rsplit('/').find(|s| !s.is_empty()).unwrap_or("unknown").to_string(),
+        p => p
+            .rsplit('/')
+            .find(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_string(),
     }
 }
 
@@ -102,7 +109,8 @@ pub struct SecretsInventory {
 
 impl SecretsInventory {
     pub fn new(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
-        let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(audit_retry_config());
+        let mut sm =
+            aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(audit_retry_config());
         let mut kms = aws_sdk_kms::config::Builder::from(sdk).retry_config(audit_retry_config());
         if let Some(c) = counter {
             sm = sm.interceptor(c.clone());
@@ -121,7 +129,9 @@ impl SecretsInventory {
 }
 
 fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
-    t.and_then(|d| d.to_millis().ok()).and_then(|m| u64::try_from(m).ok()).map(Timestamp::from_millis)
+    t.and_then(|d| d.to_millis().ok())
+        .and_then(|m| u64::try_from(m).ok())
+        .map(Timestamp::from_millis)
 }
 
 #[async_trait]
@@ -131,7 +141,11 @@ impl SecretInventory for SecretsInventory {
             Ok(o) => o,
             Err(e) => {
                 let e = e.into_service_error();
-                return if e.is_resource_not_found_exception() { Lookup::NotFound } else { Lookup::Unreadable(code(&e)) };
+                return if e.is_resource_not_found_exception() {
+                    Lookup::NotFound
+                } else {
+                    Lookup::Unreadable(code(&e))
+                };
             }
         };
         Lookup::Found(SecretMeta {
@@ -140,9 +154,13 @@ impl SecretInventory for SecretsInventory {
             deleted_date: ts(out.deleted_date()),
             kms_key_id: out.kms_key_id().map(str::to_string),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_lambda_arn: out.rotation_lambda_arn().filter(|s| !s.is_empty()).map(str::to_string),
+            rotation_lambda_arn: out
+                .rotation_lambda_arn()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             rotation_lambda_exists: None,
-            managed_rotation: out.owning_service().is_some() || !out.external_secret_rotation_metadata().is_empty(),
+            managed_rotation: out.owning_service().is_some()
+                || !out.external_secret_rotation_metadata().is_empty(),
             created: ts(out.created_date()),
             last_rotated: ts(out.last_rotated_date()),
             last_changed: ts(out.last_changed_date()),
@@ -154,15 +172,27 @@ impl SecretInventory for SecretsInventory {
         })
     }
 
-    async fn current_values(&self, secrets: &[(String, Option<String>)]) -> Vec<Result<Option<Payload>, String>> {
+    async fn current_values(
+        &self,
+        secrets: &[(String, Option<String>)],
+    ) -> Vec<Result<Option<Payload>, String>> {
         let mut found: BTreeMap<String, Result<Option<Payload>, String>> = BTreeMap::new();
         if self.batch.load(Ordering::Relaxed) && !secrets.is_empty() {
             let ids: Vec<String> = secrets.iter().map(|(a, _)| a.clone()).collect();
-            match self.sm.batch_get_secret_value().set_secret_id_list(Some(ids)).send().await {
+            match self
+                .sm
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(ids))
+                .send()
+                .await
+            {
                 Ok(out) => {
                     for entry in out.secret_values() {
                         let Some(arn) = entry.arn() else { continue };
-                        let expected = secrets.iter().find(|(a, _)| a == arn).and_then(|(_, v)| v.as_deref());
+                        let expected = secrets
+                            .iter()
+                            .find(|(a, _)| a == arn)
+                            .and_then(|(_, v)| v.as_deref());
                         // Only a value of the version DescribeSecret called AWSCURRENT counts;
                         // anything else is read again by stage below.
                         if expected.is_some() && entry.version_id() != expected {
@@ -202,14 +232,25 @@ impl SecretInventory for SecretsInventory {
     }
 
     async fn value_at(&self, arn: &str, stage: &str) -> Result<Option<Payload>, String> {
-        match self.sm.get_secret_value().secret_id(arn).version_stage(stage).send().await {
+        match self
+            .sm
+            .get_secret_value()
+            .secret_id(arn)
+            .version_stage(stage)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(match out.secret_string() {
                 Some(s) => Payload::Text(SecretString::new(s)),
                 None => Payload::Binary,
             })),
             Err(e) => {
                 let e = e.into_service_error();
-                if e.is_resource_not_found_exception() { Ok(None) } else { Err(code(&e)) }
+                if e.is_resource_not_found_exception() {
+                    Ok(None)
+                } else {
+                    Err(code(&e))
+                }
             }
         }
     }
@@ -223,7 +264,11 @@ impl SecretInventory for SecretsInventory {
 
     async fn key_policy(&self, key_id: &str) -> Result<KeyPolicyRead, String> {
         // GetKeyPolicy takes a key id or ARN, not an alias: resolve aliases first.
-        let described = if key_id.contains("alias/") { Some(self.describe_key(key_id).await?) } else { None };
+        let described = if key_id.contains("alias/") {
+            Some(self.describe_key(key_id).await?)
+        } else {
+            None
+        };
         let (key_arn, manager_known) = match &described {
             Some(None) => return Ok(KeyPolicyRead::Missing),
             Some(Some((arn, aws_managed))) if *aws_managed => {
@@ -233,7 +278,14 @@ impl SecretInventory for SecretsInventory {
             Some(Some((arn, _))) => (arn.clone(), true),
             None => (key_id.to_string(), false),
         };
-        let policy = match self.kms.get_key_policy().key_id(&key_arn).policy_name("default").send().await {
+        let policy = match self
+            .kms
+            .get_key_policy()
+            .key_id(&key_arn)
+            .policy_name("default")
+            .send()
+            .await
+        {
             Ok(out) => out.policy().map(str::to_string),
             Err(e) => {
                 let e = e.into_service_error();
@@ -266,7 +318,11 @@ impl SecretsInventory {
             })),
             Err(e) => {
                 let e = e.into_service_error();
-                if e.is_not_found_exception() { Ok(None) } else { Err(code(&e)) }
+                if e.is_not_found_exception() {
+                    Ok(None)
+                } else {
+                    Err(code(&e))
+                }
             }
         }
     }
@@ -279,18 +335,23 @@ pub struct SecurityHubHistory {
 
 impl SecurityHubHistory {
     pub fn new(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
-        let mut conf = aws_sdk_securityhub::config::Builder::from(sdk).retry_config(audit_retry_config());
+        let mut conf =
+            aws_sdk_securityhub::config::Builder::from(sdk).retry_config(audit_retry_config());
         if let Some(c) = counter {
             conf = conf.interceptor(c.clone());
         }
-        Self { client: aws_sdk_securityhub::Client::from_conf(conf.build()) }
+        Self {
+            client: aws_sdk_securityhub::Client::from_conf(conf.build()),
+        }
     }
 }
 
 #[async_trait]
 impl FindingHistory for SecurityHubHistory {
     async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String> {
-        use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, StringFilter, StringFilterComparison};
+        use aws_sdk_securityhub::types::{
+            AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
+        };
         let partition = match scope.region() {
             r if r.starts_with("cn-") => "aws-cn",
             r if r.starts_with("us-gov-") => "aws-us-gov",
@@ -302,12 +363,17 @@ impl FindingHistory for SecurityHubHistory {
             scope.account_id(),
             scope.account_id()
         );
-        let filter = |value: &str, cmp: StringFilterComparison| StringFilter::builder().value(value).comparison(cmp).build();
+        let filter = |value: &str, cmp: StringFilterComparison| {
+            StringFilter::builder().value(value).comparison(cmp).build()
+        };
         let filters = AwsSecurityFindingFilters::builder()
             .product_arn(filter(&product, StringFilterComparison::Equals))
             .record_state(filter("ACTIVE", StringFilterComparison::Equals))
             .compliance_status(filter("FAILED", StringFilterComparison::Equals))
-            .id(filter(&format!("{FINDING_ID_PREFIX}/"), StringFilterComparison::Prefix))
+            .id(filter(
+                &format!("{FINDING_ID_PREFIX}/"),
+                StringFilterComparison::Prefix,
+            ))
             .build();
         let mut out = Vec::new();
         let mut next: Option<String> = None;
@@ -326,7 +392,9 @@ impl FindingHistory for SecurityHubHistory {
                 let ours = f.product_arn() == Some(product.as_str())
                     && f.id().is_some_and(|i| i.starts_with(FINDING_ID_PREFIX))
                     && f.record_state().is_none_or(|s| s.as_str() == "ACTIVE")
-                    && f.compliance().and_then(|c| c.status()).is_none_or(|s| s.as_str() == "FAILED");
+                    && f.compliance()
+                        .and_then(|c| c.status())
+                        .is_none_or(|s| s.as_str() == "FAILED");
                 if !ours {
                     continue;
                 }
@@ -343,7 +411,12 @@ impl FindingHistory for SecurityHubHistory {
                     .filter_map(|r| {
                         let kind = match r.r#type() {
                             Some("AwsSecretsManagerSecret") => ResourceKind::Secret,
-                            _ => match r.details().and_then(|d| d.other()).and_then(|o| o.get("Kind")).map(String::as_str) {
+                            _ => match r
+                                .details()
+                                .and_then(|d| d.other())
+                                .and_then(|o| o.get("Kind"))
+                                .map(String::as_str)
+                            {
                                 Some("PROVIDER_OAUTH2") => ResourceKind::ProviderOauth2,
                                 Some("PROVIDER_API_KEY") => ResourceKind::ProviderApiKey,
                                 Some("SECRET") => ResourceKind::Secret,
@@ -358,7 +431,12 @@ impl FindingHistory for SecurityHubHistory {
                     .or(f.created_at())
                     .and_then(Timestamp::parse_rfc3339)
                     .unwrap_or_else(Timestamp::now);
-                out.push(PreviousFinding { id: id.to_string(), rule_id: rule_id.to_string(), resources, first_seen });
+                out.push(PreviousFinding {
+                    id: id.to_string(),
+                    rule_id: rule_id.to_string(),
+                    resources,
+                    first_seen,
+                });
             }
             match page.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -377,7 +455,10 @@ pub struct EventBridgeContinuer {
 
 impl EventBridgeContinuer {
     pub fn new(sdk: &SdkConfig, bus: Option<String>) -> Self {
-        Self { client: aws_sdk_eventbridge::Client::new(sdk), bus }
+        Self {
+            client: aws_sdk_eventbridge::Client::new(sdk),
+            bus,
+        }
     }
 }
 
@@ -387,7 +468,10 @@ impl crate::audit::engine::Continuer for EventBridgeContinuer {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .source(CONTINUATION_SOURCE)
             .detail_type(CONTINUATION_DETAIL_TYPE)
-            .detail(serde_json::json!({"schemaVersion": "1.0", "continuation": continuation}).to_string())
+            .detail(
+                serde_json::json!({"schemaVersion": "1.0", "continuation": continuation})
+                    .to_string(),
+            )
             .set_event_bus_name(self.bus.clone())
             .build();
         let out = self
@@ -426,20 +510,28 @@ pub fn auditor(
         .map(|r| r.to_string())
         .ok_or("no AWS Region configured (set AWS_REGION)")?;
     let mut auditor = Auditor::new(
-        Arc::new(super::agentcore::AgentCoreDirectory::new(agentcore_sdk, &settings)),
+        Arc::new(super::agentcore::AgentCoreDirectory::new(
+            agentcore_sdk,
+            &settings,
+        )),
         Arc::new(SecretsInventory::new(sdk, Some(counter))),
         publish,
         region,
         config,
     );
-    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::new(sdk.clone())));
+    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::new(
+        sdk.clone(),
+    )));
     auditor.meter = Some(Arc::new(counter.clone()));
     auditor.account = lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty());
     if findings.security_hub {
         auditor.history = Arc::new(SecurityHubHistory::new(sdk, Some(counter)));
     }
     if findings.event_bus_name.is_some() {
-        auditor.continuer = Some(Arc::new(EventBridgeContinuer::new(sdk, findings.event_bus_name.clone())));
+        auditor.continuer = Some(Arc::new(EventBridgeContinuer::new(
+            sdk,
+            findings.event_bus_name.clone(),
+        )));
     }
     Ok(auditor)
 }
@@ -450,13 +542,28 @@ mod tests {
 
     #[test]
     fn operations_are_named_from_the_target_header_or_the_path() {
-        assert_eq!(operation_name(Some("secretsmanager.DescribeSecret"), "http://x/"), "DescribeSecret");
-        assert_eq!(operation_name(Some("TrentService.GetKeyPolicy"), "/"), "GetKeyPolicy");
         assert_eq!(
-            operation_name(None, "http://127.0.0.1:9/identities/GetOauth2CredentialProvider"),
+            operation_name(Some("secretsmanager.DescribeSecret"), "http://x/"),
+            "DescribeSecret"
+        );
+        assert_eq!(
+            operation_name(Some("TrentService.GetKeyPolicy"), "/"),
+            "GetKeyPolicy"
+        );
+        assert_eq!(
+            operation_name(
+                None,
+                "http://127.0.0.1:9/identities/GetOauth2CredentialProvider"
+            ),
             "GetOauth2CredentialProvider"
         );
-        assert_eq!(operation_name(None, "https://securityhub.us-east-1.amazonaws.com/findings/import"), "BatchImportFindings");
+        assert_eq!(
+            operation_name(
+                None,
+                "https://securityhub.us-east-1.amazonaws.com/findings/import"
+            ),
+            "BatchImportFindings"
+        );
         assert_eq!(operation_name(None, "/findings?x=1"), "GetFindings");
     }
 }

@@ -34,9 +34,18 @@ fn parse(args: &[String]) -> Result<Args, String> {
         Some("-h" | "--help" | "help") | None => return Err(String::new()),
         Some(other) => return Err(format!("unknown command {other:?}")),
     }
-    let mut out = Args { secrets: vec![], providers: vec![], json: false, fail_on: Some(Severity::High) };
+    let mut out = Args {
+        secrets: vec![],
+        providers: vec![],
+        json: false,
+        fail_on: Some(Severity::High),
+    };
     while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--secret" => out.secrets.push(value()?),
             "--provider" => out.providers.push(value()?),
@@ -56,7 +65,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                         Severity::ALL
                             .into_iter()
                             .find(|s| s.label().eq_ignore_ascii_case(&v))
-                            .ok_or_else(|| format!("--fail-on must be a severity or none, not {v:?}"))?,
+                            .ok_or_else(|| {
+                                format!("--fail-on must be a severity or none, not {v:?}")
+                            })?,
                     )
                 };
             }
@@ -117,9 +128,17 @@ async fn main() -> ExitCode {
     let scope = if args.secrets.is_empty() && args.providers.is_empty() {
         AuditScope::All
     } else {
-        AuditScope::Targeted { secret_ids: args.secrets.clone(), provider_names: args.providers.clone() }
+        AuditScope::Targeted {
+            secret_ids: args.secrets.clone(),
+            provider_names: args.providers.clone(),
+        }
     };
-    let trigger = Trigger { scope, kind: "cli", reason: "operator CLI".into(), continuation: None };
+    let trigger = Trigger {
+        scope,
+        kind: "cli",
+        reason: "operator CLI".into(),
+        continuation: None,
+    };
     let summary = match engine.run(&trigger, None).await {
         Ok(AuditOutcome::Complete(s)) | Ok(AuditOutcome::Continued { summary: s, .. }) => s,
         Err(e) => {
@@ -131,7 +150,11 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let printed = if args.json {
         let doc = serde_json::json!({"summary": summary, "findings": findings});
-        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
     } else if findings.is_empty() {
         writeln!(stdout, "no findings\n{}", totals(&summary))
     } else {
@@ -140,9 +163,11 @@ async fn main() -> ExitCode {
     if printed.is_err() {
         return ExitCode::from(2);
     }
-    let failing = args
-        .fail_on
-        .is_some_and(|min| findings.iter().any(|f| f.is_active() && f.severity() >= min));
+    let failing = args.fail_on.is_some_and(|min| {
+        findings
+            .iter()
+            .any(|f| f.is_active() && f.severity() >= min)
+    });
     if failing {
         ExitCode::from(1)
     } else {
@@ -160,7 +185,8 @@ mod tests {
 
     #[test]
     fn audit_options_are_parsed() {
-        let a = args("audit --secret a --secret b --provider p --format json --fail-on medium").unwrap();
+        let a = args("audit --secret a --secret b --provider p --format json --fail-on medium")
+            .unwrap();
         assert_eq!(a.secrets, ["a", "b"]);
         assert_eq!(a.providers, ["p"]);
         assert!(a.json);

@@ -54,7 +54,9 @@ mod tests {
         secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
         assert_only(&s, &UNREADABLE);
         let e = crate::audit::rules::evaluate(&s, &ctx());
-        assert!(e.findings[0].description().contains("AWSCURRENT value (AccessDeniedException)"));
+        assert!(e.findings[0]
+            .description()
+            .contains("AWSCURRENT value (AccessDeniedException)"));
     }
 
     #[test]

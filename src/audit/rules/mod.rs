@@ -144,7 +144,8 @@ pub(crate) mod fixtures {
     use crate::upstream::lineage::Lineage;
 
     pub const REGION: &str = "us-east-1";
-    pub const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agentcore/okta-AbCdEf";
+    pub const SECRET: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:agentcore/okta-AbCdEf";
     pub const PROVIDER: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:token-vault/default/oauth2credentialprovider/okta";
     pub const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd";
     /// 2024-01-01T00:00:00Z.
@@ -277,7 +278,11 @@ mod tests {
         assert_eq!(ids.len(), n, "duplicate rule id");
         let readme = include_str!("../../../README.md");
         for r in CATALOGUE {
-            assert!(readme.contains(&format!("`{}`", r.id)), "{} is not in README.md", r.id);
+            assert!(
+                readme.contains(&format!("`{}`", r.id)),
+                "{} is not in README.md",
+                r.id
+            );
             assert!(!r.remediation.is_empty() && !r.title.is_empty());
             assert_eq!(by_id(r.id), Some(*r));
         }

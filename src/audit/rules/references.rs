@@ -52,7 +52,10 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
 fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut Evaluation) {
     let pres = provider_resource(p);
     if p.is_failed() {
-        let reason = p.failure_reason.as_deref().unwrap_or("no failureReason given");
+        let reason = p
+            .failure_reason
+            .as_deref()
+            .unwrap_or("no failureReason given");
         out.raise(
             ctx,
             &PROVIDER_FAILED,
@@ -83,11 +86,27 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
     let both = || vec![pres.clone(), sres.clone()];
     let meta = match &facts.lookup {
         Lookup::CrossRegion { region } => {
-            out.raise(ctx, &CROSS_REGION, both(), format!("provider {} references {reference} in {region}; this provider is in {}", p.name, snapshot.region));
+            out.raise(
+                ctx,
+                &CROSS_REGION,
+                both(),
+                format!(
+                    "provider {} references {reference} in {region}; this provider is in {}",
+                    p.name, snapshot.region
+                ),
+            );
             return;
         }
         Lookup::NotFound => {
-            out.raise(ctx, &SECRET_NOT_FOUND, both(), format!("provider {} references {reference}, which does not exist", p.name));
+            out.raise(
+                ctx,
+                &SECRET_NOT_FOUND,
+                both(),
+                format!(
+                    "provider {} references {reference}, which does not exist",
+                    p.name
+                ),
+            );
             return;
         }
         Lookup::Unreadable(_) => {
@@ -97,7 +116,17 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
         Lookup::Found(meta) => meta,
     };
     if let Some(deleted) = meta.deleted_date {
-        out.raise(ctx, &SCHEDULED_FOR_DELETION, both(), format!("provider {} references {}, scheduled for deletion on {}", p.name, meta.arn, deleted.to_rfc3339()));
+        out.raise(
+            ctx,
+            &SCHEDULED_FOR_DELETION,
+            both(),
+            format!(
+                "provider {} references {}, scheduled for deletion on {}",
+                p.name,
+                meta.arn,
+                deleted.to_rfc3339()
+            ),
+        );
         return;
     }
     match &facts.policy {
@@ -108,7 +137,12 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
                 PolicyVerdict::Unparseable => "its resource policy is not valid JSON",
                 _ => "no statement allows bedrock-agentcore.amazonaws.com secretsmanager:GetSecretValue",
             };
-            out.raise(ctx, &RESOURCE_POLICY, both(), format!("provider {} references {}: {why}", p.name, meta.arn));
+            out.raise(
+                ctx,
+                &RESOURCE_POLICY,
+                both(),
+                format!("provider {} references {}: {why}", p.name, meta.arn),
+            );
         }
         Some(Observed::Unreadable(_)) | None => out.skip(&[&RESOURCE_POLICY], facts.arn()),
     }
@@ -139,22 +173,58 @@ fn value(
     };
     let (keys, doc_client) = match shape {
         ValueShape::Binary => {
-            out.raise(ctx, &NOT_JSON, resources, format!("provider {} references {arn}, whose AWSCURRENT value is binary", p.name));
+            out.raise(
+                ctx,
+                &NOT_JSON,
+                resources,
+                format!(
+                    "provider {} references {arn}, whose AWSCURRENT value is binary",
+                    p.name
+                ),
+            );
             return;
         }
         ValueShape::NotJsonObject => {
-            out.raise(ctx, &NOT_JSON, resources, format!("provider {} references {arn}, whose AWSCURRENT value is not a JSON object", p.name));
+            out.raise(
+                ctx,
+                &NOT_JSON,
+                resources,
+                format!(
+                    "provider {} references {arn}, whose AWSCURRENT value is not a JSON object",
+                    p.name
+                ),
+            );
             return;
         }
         ValueShape::Object { keys, client_id } => (keys, client_id),
     };
     let key = p.json_key.as_deref().unwrap_or_default();
     match keys.get(key) {
-        None => out.raise(ctx, &JSON_KEY_MISSING, resources.clone(), format!("provider {} reads key {key:?} of {arn}; AWSCURRENT has no such key", p.name)),
+        None => out.raise(
+            ctx,
+            &JSON_KEY_MISSING,
+            resources.clone(),
+            format!(
+                "provider {} reads key {key:?} of {arn}; AWSCURRENT has no such key",
+                p.name
+            ),
+        ),
         Some(KeyShape::NonEmptyString) => {}
         Some(shape) => {
-            let what = if *shape == KeyShape::EmptyString { "an empty string" } else { "no string" };
-            out.raise(ctx, &VALUE_NOT_STRING, resources.clone(), format!("provider {} reads key {key:?} of {arn}; it holds {what}", p.name));
+            let what = if *shape == KeyShape::EmptyString {
+                "an empty string"
+            } else {
+                "no string"
+            };
+            out.raise(
+                ctx,
+                &VALUE_NOT_STRING,
+                resources.clone(),
+                format!(
+                    "provider {} reads key {key:?} of {arn}; it holds {what}",
+                    p.name
+                ),
+            );
         }
     }
     if let (Some(provider_client), Some(doc_client)) = (p.client_id.as_deref(), doc_client) {
@@ -194,7 +264,10 @@ mod tests {
 
     #[test]
     fn an_empty_or_non_string_value_fires_the_json_key_rule_too() {
-        for doc in [r#"{"clientId":"client-1","clientSecret":""}"#, r#"{"clientId":"client-1","clientSecret":7}"#] {
+        for doc in [
+            r#"{"clientId":"client-1","clientSecret":""}"#,
+            r#"{"clientId":"client-1","clientSecret":7}"#,
+        ] {
             let mut s = healthy();
             secret(&mut s).current = Some(Observed::Ok(ValueShape::of_text(doc)));
             assert_only(&s, &VALUE_NOT_STRING);
@@ -213,13 +286,19 @@ mod tests {
     #[test]
     fn a_cross_region_reference_fires_cross_region() {
         let mut s = healthy();
-        secret(&mut s).lookup = Lookup::CrossRegion { region: "eu-west-1".into() };
+        secret(&mut s).lookup = Lookup::CrossRegion {
+            region: "eu-west-1".into(),
+        };
         assert_only(&s, &CROSS_REGION);
     }
 
     #[test]
     fn a_resource_policy_without_the_service_principal_fires_resource_policy() {
-        for verdict in [PolicyVerdict::Missing, PolicyVerdict::DoesNotAllow, PolicyVerdict::Unparseable] {
+        for verdict in [
+            PolicyVerdict::Missing,
+            PolicyVerdict::DoesNotAllow,
+            PolicyVerdict::Unparseable,
+        ] {
             let mut s = healthy();
             secret(&mut s).policy = Some(Observed::Ok(verdict));
             assert_only(&s, &RESOURCE_POLICY);
@@ -242,7 +321,9 @@ mod tests {
         s.providers[0].failure_reason = Some("secret not readable".into());
         assert_only(&s, &PROVIDER_FAILED);
         let e = crate::audit::rules::evaluate(&s, &ctx());
-        assert!(e.findings[0].description().contains("UPDATE_FAILED: secret not readable"));
+        assert!(e.findings[0]
+            .description()
+            .contains("UPDATE_FAILED: secret not readable"));
     }
 
     #[test]
@@ -267,7 +348,11 @@ mod tests {
         secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
         secret(&mut s).policy = Some(Observed::Unreadable("AccessDeniedException".into()));
         let e = crate::audit::rules::evaluate(&s, &ctx());
-        assert!(e.skipped.contains(&(JSON_KEY_MISSING.id, SECRET.to_string())));
-        assert!(e.skipped.contains(&(RESOURCE_POLICY.id, SECRET.to_string())));
+        assert!(e
+            .skipped
+            .contains(&(JSON_KEY_MISSING.id, SECRET.to_string())));
+        assert!(e
+            .skipped
+            .contains(&(RESOURCE_POLICY.id, SECRET.to_string())));
     }
 }

@@ -38,9 +38,9 @@ const OVERDUE_SLACK_MS: u64 = 86_400_000;
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
     for facts in snapshot.secrets.values() {
         // Only secrets an EXTERNAL provider references are ours to judge.
-        let referenced = snapshot.referencing(&facts.reference).any(|p| {
-            p.source == crate::agentcore::SecretSource::External
-        });
+        let referenced = snapshot
+            .referencing(&facts.reference)
+            .any(|p| p.source == crate::agentcore::SecretSource::External);
         if let (true, Some(meta)) = (referenced, facts.meta()) {
             if meta.deleted_date.is_none() {
                 secret(meta, ctx, out);
@@ -52,17 +52,40 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
 fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
     let res = || vec![secret_resource(&meta.arn)];
     if !meta.rotation_enabled {
-        out.raise(ctx, &ROTATION_DISABLED, res(), format!("{} has no rotation configured", meta.arn));
+        out.raise(
+            ctx,
+            &ROTATION_DISABLED,
+            res(),
+            format!("{} has no rotation configured", meta.arn),
+        );
     }
     if let Some(since) = meta.last_rotated.or(meta.created) {
         if ctx.older_than(since, ctx.max_secret_age) {
             let days = ctx.now.as_millis().saturating_sub(since.as_millis()) / 86_400_000;
-            let what = if meta.last_rotated.is_some() { "last rotated" } else { "created and never rotated" };
-            out.raise(ctx, &NOT_ROTATED, res(), format!("{} was {what} {days} days ago (maximum {} days)", meta.arn, ctx.max_secret_age.as_secs() / 86_400));
+            let what = if meta.last_rotated.is_some() {
+                "last rotated"
+            } else {
+                "created and never rotated"
+            };
+            out.raise(
+                ctx,
+                &NOT_ROTATED,
+                res(),
+                format!(
+                    "{} was {what} {days} days ago (maximum {} days)",
+                    meta.arn,
+                    ctx.max_secret_age.as_secs() / 86_400
+                ),
+            );
         }
     }
     if let Some(problem) = incomplete(meta, ctx) {
-        out.raise(ctx, &ROTATION_INCOMPLETE, res(), format!("{}: {problem}", meta.arn));
+        out.raise(
+            ctx,
+            &ROTATION_INCOMPLETE,
+            res(),
+            format!("{}: {problem}", meta.arn),
+        );
     }
     if meta.rotation_enabled && !meta.managed_rotation {
         let missing = match (&meta.rotation_lambda_arn, meta.rotation_lambda_exists) {
@@ -71,7 +94,12 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
             _ => None,
         };
         if let Some(why) = missing {
-            out.raise(ctx, &ROTATION_FUNCTION_MISSING, res(), format!("{} has rotation enabled but {why}", meta.arn));
+            out.raise(
+                ctx,
+                &ROTATION_FUNCTION_MISSING,
+                res(),
+                format!("{} has rotation enabled but {why}", meta.arn),
+            );
         }
     }
 }
@@ -93,7 +121,10 @@ fn incomplete(meta: &SecretMeta, ctx: &RuleContext) -> Option<String> {
     if meta.rotation_enabled {
         if let Some(next) = meta.next_rotation {
             if ctx.now.as_millis() > next.as_millis() + OVERDUE_SLACK_MS {
-                return Some(format!("the rotation scheduled for {} has not succeeded", next.to_rfc3339()));
+                return Some(format!(
+                    "the rotation scheduled for {} has not succeeded",
+                    next.to_rfc3339()
+                ));
             }
         }
     }
@@ -128,7 +159,9 @@ mod tests {
     #[test]
     fn a_stale_stray_pending_or_an_overdue_rotation_fires_sec_003() {
         let mut s = healthy();
-        meta(&mut s).versions.insert("v3".into(), vec!["AWSPENDING".into()]);
+        meta(&mut s)
+            .versions
+            .insert("v3".into(), vec!["AWSPENDING".into()]);
         assert_only(&s, &ROTATION_INCOMPLETE);
         let mut overdue = healthy();
         meta(&mut overdue).next_rotation = Some(Timestamp::from_millis(NOW - 3 * DAY));
@@ -144,7 +177,9 @@ mod tests {
         assert!(raised(&s).is_empty());
         // AWSPENDING left on the current version is an allowed end state.
         let mut same = healthy();
-        meta(&mut same).versions.insert("v2".into(), vec!["AWSCURRENT".into(), "AWSPENDING".into()]);
+        meta(&mut same)
+            .versions
+            .insert("v2".into(), vec!["AWSCURRENT".into(), "AWSPENDING".into()]);
         assert!(raised(&same).is_empty());
     }
 
@@ -165,6 +200,11 @@ mod tests {
         let mut s = healthy();
         meta(&mut s).rotation_enabled = false;
         s.providers[0].source = crate::agentcore::SecretSource::Managed;
-        assert_eq!(raised(&s), vec![crate::audit::rules::references::MANAGED_SOURCE.id.to_string()]);
+        assert_eq!(
+            raised(&s),
+            vec![crate::audit::rules::references::MANAGED_SOURCE
+                .id
+                .to_string()]
+        );
     }
 }

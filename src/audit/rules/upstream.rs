@@ -41,7 +41,13 @@ pub const CLIENT_MISSING: Rule = Rule {
     remediation: "Recreate the client at the IdP (or fix rotation.userPoolId / clientId in the secret document); rotations and token requests fail until then.",
 };
 
-const FAMILY: [&Rule; 5] = [&ORPHAN, &TOO_MANY_LIVE, &SUPERSEDED_PAST_GRACE, &NOT_ACCEPTED, &CLIENT_MISSING];
+const FAMILY: [&Rule; 5] = [
+    &ORPHAN,
+    &TOO_MANY_LIVE,
+    &SUPERSEDED_PAST_GRACE,
+    &NOT_ACCEPTED,
+    &CLIENT_MISSING,
+];
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
     for facts in snapshot.secrets.values() {
@@ -54,27 +60,62 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
 }
 
 fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation) {
-    let res = || vec![secret_resource(arn), Resource::upstream_client(&u.client).ok()];
+    let res = || {
+        vec![
+            secret_resource(arn),
+            Resource::upstream_client(&u.client).ok(),
+        ]
+    };
     let Some(live) = &u.live else {
-        out.raise(ctx, &CLIENT_MISSING, res(), format!("upstream client {} of {arn} does not exist", u.client));
+        out.raise(
+            ctx,
+            &CLIENT_MISSING,
+            res(),
+            format!("upstream client {} of {arn} does not exist", u.client),
+        );
         return;
     };
     let pending_live = u.pending.as_ref().and_then(Lineage::id);
     let previous_live = u.previous.as_ref().and_then(Lineage::id);
-    let known: Vec<&str> = [u.current.id(), previous_live, pending_live].into_iter().flatten().collect();
+    let known: Vec<&str> = [u.current.id(), previous_live, pending_live]
+        .into_iter()
+        .flatten()
+        .collect();
     if matches!(u.current, Lineage::Ambiguous(_)) {
         // Which one is current is unknown, so none can be called an orphan.
         out.skip(&[&ORPHAN], arn);
     } else {
-        let orphans: Vec<&str> = live.iter().map(String::as_str).filter(|id| !known.contains(id)).collect();
+        let orphans: Vec<&str> = live
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !known.contains(id))
+            .collect();
         if !orphans.is_empty() {
-            out.raise(ctx, &ORPHAN, res(), format!("upstream client {} has live secret(s) {} that match no version of {arn}", u.client, orphans.join(", ")));
+            out.raise(
+                ctx,
+                &ORPHAN,
+                res(),
+                format!(
+                    "upstream client {} has live secret(s) {} that match no version of {arn}",
+                    u.client,
+                    orphans.join(", ")
+                ),
+            );
         }
     }
     let model = 2 + usize::from(u.pending.is_some());
     let allowed = u.max_live.map_or(model, |cap| cap.min(model));
     if live.len() > allowed {
-        out.raise(ctx, &TOO_MANY_LIVE, res(), format!("upstream client {} has {} live secrets; the model allows {allowed}", u.client, live.len()));
+        out.raise(
+            ctx,
+            &TOO_MANY_LIVE,
+            res(),
+            format!(
+                "upstream client {} has {} live secrets; the model allows {allowed}",
+                u.client,
+                live.len()
+            ),
+        );
     }
     if let (Some(prev), Some(ends)) = (previous_live, u.grace_ends) {
         if ctx.now > ends {
@@ -83,7 +124,12 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
     }
     match &u.probe {
         ProbeFacts::Accepted => {}
-        ProbeFacts::Rejected(why) => out.raise(ctx, &NOT_ACCEPTED, res(), format!("the token endpoint rejected the AWSCURRENT secret of {arn}: {why}")),
+        ProbeFacts::Rejected(why) => out.raise(
+            ctx,
+            &NOT_ACCEPTED,
+            res(),
+            format!("the token endpoint rejected the AWSCURRENT secret of {arn}: {why}"),
+        ),
         ProbeFacts::NotRun | ProbeFacts::Inconclusive(_) => out.skip(&[&NOT_ACCEPTED], arn),
     }
 }

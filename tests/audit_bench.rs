@@ -1,0 +1,220 @@
+//! Audit benchmark on the local stack (not part of `cargo test`: `#[ignore]`; run it with
+//! `scripts/bench-audit`). Seeds N providers over M secrets through the emulator's and moto's
+//! HTTP APIs, then in the same run:
+//! - the engine, as the operator CLI binary under `/usr/bin/time -v` (wall time, peak RSS, the
+//!   per-operation call counts it reports, the emulator's own counters for AgentCore);
+//! - a naive sequential audit written the way a user would script it: list, Get each provider,
+//!   one GetSecretValue per provider.
+//!
+//! Sizes: AUDIT_BENCH_PROVIDERS (default 10000), AUDIT_BENCH_SECRETS (default 2000).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentcore_rotator::audit::collect::par_map;
+use agentcore_rotator_testkit::moto::REGION;
+use agentcore_rotator_testkit::stack::LocalStack;
+use aws_sdk_bedrockagentcorecontrol::types::{
+    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput, Oauth2Discovery,
+    Oauth2ProviderConfigInput, SecretReference, SecretSourceType,
+};
+use serde_json::{json, Value};
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn seed(stack: &LocalStack, providers: usize, secrets: usize) -> Vec<String> {
+    let sm = stack.sm.clone();
+    let run = std::process::id();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+    .to_string();
+    let arns = par_map((0..secrets).collect(), 32, move |i: usize| {
+        let (sm, policy) = (sm.clone(), policy.clone());
+        async move {
+            let doc = json!({"clientId": format!("client-{i}"), "clientSecret": format!("bench-secret-{i:05}-value")});
+            let arn = sm
+                .create_secret()
+                .name(format!("bench/{run}/s{i:05}"))
+                .secret_string(doc.to_string())
+                .send()
+                .await
+                .expect("CreateSecret")
+                .arn()
+                .unwrap()
+                .to_string();
+            sm.put_resource_policy().secret_id(&arn).resource_policy(policy).send().await.expect("PutResourcePolicy");
+            arn
+        }
+    })
+    .await;
+    let control = stack.agentcore_control();
+    let shared = Arc::new(arns.clone());
+    par_map((0..providers).collect(), 32, move |i: usize| {
+        let (control, arns) = (control.clone(), shared.clone());
+        async move {
+            let s = i % arns.len();
+            control
+                .create_oauth2_credential_provider()
+                .name(format!("p{i:05}"))
+                .credential_provider_vendor(Vendor::CustomOauth2)
+                .oauth2_provider_config_input(
+                    Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
+                        CustomOauth2ProviderConfigInput::builder()
+                            .client_id(format!("client-{s}"))
+                            .oauth_discovery(Oauth2Discovery::DiscoveryUrl(
+                                "https://idp.example.com/.well-known/openid-configuration".into(),
+                            ))
+                            .client_secret_source(SecretSourceType::External)
+                            .client_secret_config(
+                                SecretReference::builder()
+                                    .secret_id(&arns[s])
+                                    .json_key("clientSecret")
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    ),
+                )
+                .send()
+                .await
+                .expect("CreateOauth2CredentialProvider");
+        }
+    })
+    .await;
+    arns
+}
+
+/// What a user would script: list, Get each provider, read each provider's secret.
+async fn naive(stack: &LocalStack) -> (usize, u64) {
+    let control = stack.agentcore_control();
+    let mut names = Vec::new();
+    let mut pages = control
+        .list_oauth2_credential_providers()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        names.push(item.expect("List").name().to_string());
+    }
+    let mut problems = 0;
+    let mut calls = 0u64;
+    for name in &names {
+        let p = control
+            .get_oauth2_credential_provider()
+            .name(name)
+            .send()
+            .await
+            .expect("Get");
+        calls += 2;
+        let arn = p
+            .client_secret_arn()
+            .map(|a| a.secret_arn().to_string())
+            .unwrap_or_default();
+        let key = p.client_secret_json_key().unwrap_or_default().to_string();
+        match stack.sm.get_secret_value().secret_id(&arn).send().await {
+            Ok(v) => {
+                let doc: Value = serde_json::from_str(v.secret_string().unwrap_or("null"))
+                    .unwrap_or(Value::Null);
+                let usable = doc
+                    .get(&key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty());
+                if !usable {
+                    problems += 1;
+                }
+            }
+            Err(_) => problems += 1,
+        }
+    }
+    (problems, calls + names.len().div_ceil(20) as u64)
+}
+
+fn rss_kb(time_output: &str) -> u64 {
+    time_output
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run scripts/bench-audit"]
+async fn bench_audit_against_a_naive_sequential_script() {
+    let (n, m) = (
+        size("AUDIT_BENCH_PROVIDERS", 10_000),
+        size("AUDIT_BENCH_SECRETS", 2_000),
+    );
+    let stack = LocalStack::start();
+    let t = Instant::now();
+    seed(&stack, n, m).await;
+    eprintln!(
+        "seeded {n} providers over {m} secrets in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let cli = std::env::var("AUDIT_BENCH_CLI")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_agentcore-rotator").to_string());
+    stack.agentcore.reset_call_counts();
+    let t = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(&cli)
+        .args(["audit", "--format", "json", "--fail-on", "none"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.moto.endpoint)
+        .env("AWS_ENDPOINT_URL_KMS", &stack.moto.endpoint)
+        .env(
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+            stack.agentcore.endpoint(),
+        )
+        .env(
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+            stack.cognito.endpoint(),
+        )
+        .env("ROTATOR_AGENTCORE_CONCURRENCY", "16")
+        .env("ROTATOR_AUDIT_CONCURRENCY", "32")
+        .output()
+        .expect("run the CLI");
+    let engine_secs = t.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let summary = &doc["summary"];
+    let agentcore: BTreeMap<String, u64> = stack.agentcore.call_counts();
+    let agentcore_calls: u64 = agentcore.values().sum();
+    let sm_calls = summary["apiCallsTotal"].as_u64().unwrap();
+    let total = agentcore_calls + sm_calls;
+    let bound = summary["lowerBound"].as_u64().unwrap();
+    let rss = rss_kb(&stderr);
+
+    stack.agentcore.reset_call_counts();
+    let t = Instant::now();
+    let (naive_problems, naive_calls) = naive(&stack).await;
+    let naive_secs = t.elapsed().as_secs_f64();
+
+    let report = json!({
+        "providers": n, "secrets": m,
+        "engine": {"seconds": engine_secs, "apiCalls": total, "lowerBound": bound,
+                   "ratioToLowerBound": total as f64 / bound as f64, "peakRssKb": rss,
+                   "agentcore": agentcore, "secretsManagerKms": summary["apiCalls"],
+                   "activeFindings": summary["active"]},
+        "naive": {"seconds": naive_secs, "apiCalls": naive_calls, "problems": naive_problems},
+        "speedup": naive_secs / engine_secs,
+    });
+    println!("AUDIT_BENCH {report}");
+    assert!(total as f64 <= 1.1 * bound as f64, "{report}");
+}
