@@ -18,6 +18,7 @@ use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{AgentCoreEmulator, ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::conductor::Conductor;
+use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use async_trait::async_trait;
@@ -261,15 +262,6 @@ async fn assert_no_leak(env: &Env, f: &CognitoFixture, logs: &CapturedLogs, erro
 }
 
 /// A name no other test in this process (or an earlier one on the same moto) uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
-}
 
 // ------------------------------------------------------------------ healthy references
 
@@ -640,92 +632,6 @@ async fn a_data_plane_failure_only_with_the_new_value_is_rolled_back() {
 }
 
 // ------------------------------------------------------------------ delivery
-
-struct BusToQueue {
-    bus: String,
-    queue_url: String,
-    sqs: aws_sdk_sqs::Client,
-}
-
-impl BusToQueue {
-    async fn create() -> Self {
-        let config = Moto::shared().sdk_config();
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let bus = unique("ac-bus");
-        events.create_event_bus().name(&bus).send().await.unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique("ac-queue"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        let rule = unique("ac-rule");
-        events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(&bus)
-            .event_pattern(r#"{"source":["io.agentcore-rotator"]}"#)
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule(&rule)
-            .event_bus_name(&bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("queue")
-                    .arn(queue_arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        Self {
-            bus,
-            queue_url,
-            sqs,
-        }
-    }
-
-    async fn receive(&self, n: usize) -> Vec<Value> {
-        let mut events = Vec::new();
-        for _ in 0..50 {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                events.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            }
-            if events.len() >= n {
-                break;
-            }
-            if out.messages().is_empty() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        events
-    }
-}
 
 /// Security Hub findings with one of `ids`, read on a big-stack thread (GetFindings output
 /// overflows a test thread's stack in debug builds).

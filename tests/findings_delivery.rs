@@ -5,15 +5,14 @@
 //! back only what it wrote (moto's `GetFindings` ignores filters and returns everything).
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use agentcore_rotator::findings::{
     AsffFinding, EmfSink, Emitters, EmittersConfig, EntryError, EventBridgeSink, EventEntry,
     Finding, FindingSink, FindingsError, ImportFailure, LogSink, PutEventsApi, Resource, Rule,
     Scope, SecurityHubApi, SecurityHubSink, Severity, Timestamp,
 };
+use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{self, Moto};
 use async_trait::async_trait;
 
@@ -30,20 +29,6 @@ const EXTRA_UPSTREAM_SECRET: Rule = Rule {
     title: "Upstream client has a live secret no provider references",
     remediation: "Delete the extra client secret at the identity provider.",
 };
-
-/// A name no other test in this process uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 fn scope() -> Scope {
     Scope::new(moto::ACCOUNT_ID, moto::REGION).unwrap()
@@ -97,94 +82,6 @@ fn upstream_finding(tag: &str, at: Timestamp) -> Finding {
         at,
     )
     .unwrap()
-}
-
-/// An event bus with a rule for our source that targets a new SQS queue.
-struct BusToQueue {
-    bus: String,
-    queue_url: String,
-    sqs: aws_sdk_sqs::Client,
-}
-
-impl BusToQueue {
-    async fn create() -> Self {
-        let config = Moto::shared().sdk_config();
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let bus = unique("findings-bus");
-        events.create_event_bus().name(&bus).send().await.unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique("findings-queue"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        let rule = unique("findings-rule");
-        events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(&bus)
-            .event_pattern(r#"{"source":["io.agentcore-rotator"]}"#)
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule(&rule)
-            .event_bus_name(&bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("queue")
-                    .arn(queue_arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        Self {
-            bus,
-            queue_url,
-            sqs,
-        }
-    }
-
-    /// The events on the queue, parsed; waits until `n` arrived (or gives up after a while).
-    async fn receive(&self, n: usize) -> Vec<serde_json::Value> {
-        let mut events = Vec::new();
-        for _ in 0..50 {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            for message in out.messages() {
-                events.push(serde_json::from_str(message.body().unwrap()).unwrap());
-            }
-            if events.len() >= n {
-                break;
-            }
-            if out.messages().is_empty() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        events
-    }
 }
 
 /// Records the size of every `PutEvents` call and passes it on to the real client.
