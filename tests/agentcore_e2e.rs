@@ -786,3 +786,37 @@ async fn discovery_walks_every_page_of_both_lists_and_rides_out_throttling() {
     );
     let _ = rules::ALL;
 }
+
+#[tokio::test]
+async fn a_finish_secret_that_died_after_the_move_is_confirmed_by_its_retry() {
+    let env = Env::start();
+    let f = env.stack.cognito_fixture(json!({"apiKey": API_KEY})).await;
+    env.api_key_external("no-policy", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    assert!(env.findings.rule_ids().is_empty());
+    // The function died right after moving AWSCURRENT: AWSPENDING is still on the token.
+    let old = env.current_version(&f.secret_arn).await;
+    env.stack
+        .sm
+        .update_secret_version_stage()
+        .secret_id(&f.secret_arn)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&token)
+        .remove_from_version_id(&old)
+        .send()
+        .await
+        .unwrap();
+    let outcome = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap();
+    assert_eq!(outcome, "already-current");
+    assert_eq!(env.findings.rule_ids(), ["REF-005"], "the retry confirmed");
+    let stages = env.stack.stages(&f.secret_arn).await;
+    assert_eq!(stages[&token], vec!["AWSCURRENT".to_string()]);
+}

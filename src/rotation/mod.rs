@@ -148,7 +148,7 @@ impl Rotator {
         match preamble::check(&desc, token)? {
             preamble::Preamble::AlreadyCurrent if event.step == Step::FinishSecret => {
                 // A crash between promoting and dropping AWSPENDING leaves both on the token.
-                finish::drop_pending_label(self, secret, &desc, token).await?;
+                finish::already_current(self, secret, &desc, token).await?;
                 Ok(StepOutcome::AlreadyCurrent)
             }
             preamble::Preamble::AlreadyCurrent => Ok(StepOutcome::AlreadyCurrent),
