@@ -102,7 +102,15 @@ impl SecretStore for SecretsManagerStore {
             .set_rotation_token(rotation_token.map(|t| t.expose().to_string()))
             .send()
             .await
-            .map_err(|e| store_error("PutSecretValue", &e))?;
+            .map_err(|e| {
+                // Defence in depth: a validation message must never echo the value we sent.
+                let mut err = store_error("PutSecretValue", &e);
+                err.message = err.message.replace(value.expose(), "<redacted>");
+                if let Some(t) = rotation_token {
+                    err.message = err.message.replace(t.expose(), "<redacted>");
+                }
+                err
+            })?;
         Ok(())
     }
 

@@ -121,7 +121,16 @@ impl Upstream for Cognito {
             .client_secret(value.expose())
             .send()
             .await
-            .map_err(|e| classify("AddUserPoolClientSecret", &client.client_id, e))?;
+            .map_err(|e| {
+                // Defence in depth: a validation message must never echo the value we sent.
+                match classify("AddUserPoolClientSecret", &client.client_id, e) {
+                    UpstreamError::Call { operation, message } => UpstreamError::Call {
+                        operation,
+                        message: message.replace(value.expose(), "<redacted>"),
+                    },
+                    other => other,
+                }
+            })?;
         let id = out
             .client_secret_descriptor()
             .and_then(|d| d.client_secret_id())
