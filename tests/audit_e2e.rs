@@ -219,11 +219,13 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     let summary = outcome.summary();
     assert_eq!(summary.oauth2_providers, 5);
     assert_eq!(summary.secrets, 3);
-    // Per secret one DescribeSecret (moto resolves the deleted one as not found), values
-    // batched, one policy per readable secret.
+    // Metadata from ListSecrets; DescribeSecret only for the force-deleted secret the
+    // listing cannot return (moto resolves it as not found); values batched, one policy per
+    // readable secret.
+    assert!(summary.api_calls.contains_key("ListSecrets"));
     assert_eq!(
         summary.api_calls.get("DescribeSecret"),
-        Some(&3),
+        Some(&1),
         "{:?}",
         summary.api_calls
     );
@@ -393,5 +395,152 @@ async fn archived_in_security_hub() {
             .and_then(|c| c.status())
             .map(|s| s.as_str()),
         Some("PASSED")
+    );
+}
+
+/// An EXTERNAL provider over `secret` (a JSON document with `clientSecret`).
+async fn external_to(stack: &LocalStack, name: &str, secret: &str, client_id: &str) {
+    stack
+        .agentcore_control()
+        .create_oauth2_credential_provider()
+        .name(name)
+        .credential_provider_vendor(Vendor::CustomOauth2)
+        .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
+            CustomOauth2ProviderConfigInput::builder()
+                .client_id(client_id)
+                .oauth_discovery(Oauth2Discovery::DiscoveryUrl(
+                    "https://idp.example.com/.well-known/openid-configuration".into(),
+                ))
+                .client_secret_source(SecretSourceType::External)
+                .client_secret_config(
+                    SecretReference::builder()
+                        .secret_id(secret)
+                        .json_key("clientSecret")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        ))
+        .send()
+        .await
+        .expect("create provider");
+}
+
+/// A secret with rotation enabled through `function` (moto requires it to exist then).
+async fn rotated_secret(stack: &LocalStack, name: &str, function: &str) -> String {
+    let arn = stack
+        .sm
+        .create_secret()
+        .name(name)
+        .secret_string(
+            json!({"clientId": name, "clientSecret": "sec004-value-0123456789"}).to_string(),
+        )
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn()
+        .unwrap()
+        .to_string();
+    allow_agentcore(stack, &arn).await;
+    stack
+        .sm
+        .rotate_secret()
+        .secret_id(&arn)
+        .rotation_lambda_arn(function)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(false)
+        .send()
+        .await
+        .expect("RotateSecret");
+    arn
+}
+
+#[tokio::test]
+async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing_one_does_not() {
+    let stack = LocalStack::start();
+    let run = std::process::id();
+    let lambda = aws_sdk_lambda::Client::new(&stack.moto.sdk_config());
+    let gone = lambda
+        .create_function()
+        .function_name(format!("audit-gone-{run}"))
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .role(format!(
+            "arn:aws:iam::{ACCOUNT_ID}:role/rotation-placeholder"
+        ))
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(b"not run".to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFunction")
+        .function_arn()
+        .unwrap()
+        .to_string();
+    let orphaned = rotated_secret(&stack, &format!("sec004/{run}/orphaned"), &gone).await;
+    let kept = rotated_secret(
+        &stack,
+        &format!("sec004/{run}/kept"),
+        &stack.moto.rotation_lambda_arn,
+    )
+    .await;
+    lambda
+        .delete_function()
+        .function_name(&gone)
+        .send()
+        .await
+        .expect("DeleteFunction");
+    external_to(
+        &stack,
+        &format!("sec004-orphaned-{run}"),
+        &orphaned,
+        "sec004/orphaned",
+    )
+    .await;
+    external_to(&stack, &format!("sec004-kept-{run}"), &kept, "sec004/kept").await;
+
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    let mut auditor = Auditor::new(
+        Arc::new(AgentCoreDirectory::new(
+            &stack.agentcore.sdk_config(),
+            &AgentCoreSettings::default(),
+        )),
+        Arc::new(SecretsInventory::new(
+            &stack.moto.sdk_config(),
+            Some(&counter),
+        )),
+        out.clone(),
+        REGION,
+        AuditConfig::default(),
+    );
+    auditor.meter = Some(Arc::new(counter.clone()));
+    let outcome = auditor
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    let rules = by_rule(&out.take());
+    let sec004 = rules.get("SEC-004").cloned().unwrap_or_default();
+    assert!(sec004.contains(&orphaned), "{rules:?}");
+    assert!(!sec004.contains(&kept), "{rules:?}");
+    let summary = outcome.summary();
+    // One GetFunction per distinct function; metadata from ListSecrets, not DescribeSecret.
+    assert_eq!(
+        summary.api_calls.get("GetFunction"),
+        Some(&2),
+        "{:?}",
+        summary.api_calls
+    );
+    assert!(summary.api_calls.contains_key("ListSecrets"));
+    assert_eq!(summary.api_calls.get("DescribeSecret"), None);
+    assert!(
+        summary.api_calls_total as f64 <= 1.1 * summary.secrets_lower_bound as f64,
+        "{summary:?}"
     );
 }

@@ -1,7 +1,7 @@
 //! The audit engine and Lambda handler over in-memory ports: every trigger fixture in events/,
 //! API calls against the lower bound, continuation across invocations, resolved findings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use agentcore_rotator::agentcore::{
     AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource,
 };
-use agentcore_rotator::audit::collect::{KeyPolicyRead, SecretInventory};
+use agentcore_rotator::audit::collect::{KeyPolicyRead, SecretInventory, SecretPage};
 use agentcore_rotator::audit::engine::{AuditOutcome, Collected, Continuer};
 use agentcore_rotator::audit::handler;
 use agentcore_rotator::audit::lifecycle::{FindingHistory, PreviousFinding};
@@ -45,6 +45,12 @@ struct Fakes {
     secrets: Mutex<HashMap<String, (bool, String)>>,
     calls: Mutex<BTreeMap<String, u64>>,
     delay: Duration,
+    /// Secrets ListSecrets does not return (e.g. another account's).
+    unlisted: Mutex<HashSet<String>>,
+    /// Whether ListSecrets is allowed.
+    lists: bool,
+    /// Rotation functions that do not exist (GetFunction: not found).
+    missing_functions: Mutex<HashSet<String>>,
 }
 
 impl Fakes {
@@ -73,6 +79,9 @@ impl Fakes {
             ),
             calls: Mutex::new(BTreeMap::new()),
             delay: Duration::ZERO,
+            unlisted: Mutex::new(HashSet::new()),
+            lists: true,
+            missing_functions: Mutex::new(HashSet::new()),
         })
     }
 
@@ -113,14 +122,37 @@ impl SecretInventory for Inv {
         if !self.0.secrets.lock().unwrap().contains_key(id) {
             return Lookup::NotFound;
         }
-        Lookup::Found(SecretMeta {
-            arn: id.to_string(),
-            rotation_enabled: true,
-            rotation_lambda_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:r".into()),
-            last_rotated: Some(Timestamp::now()),
-            versions: BTreeMap::from([("v1".to_string(), vec!["AWSCURRENT".to_string()])]),
-            ..SecretMeta::default()
+        Lookup::Found(meta_of(id))
+    }
+    fn lists(&self) -> bool {
+        true
+    }
+    async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+        self.0.count("ListSecrets");
+        if !self.0.lists {
+            return Err("AccessDeniedException".into());
+        }
+        let unlisted = self.0.unlisted.lock().unwrap().clone();
+        let mut arns: Vec<String> = self
+            .0
+            .secrets
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|a| !unlisted.contains(*a))
+            .cloned()
+            .collect();
+        arns.sort();
+        let start: usize = next.map_or(0, |t| t.parse().unwrap());
+        let end = (start + 100).min(arns.len());
+        Ok(SecretPage {
+            secrets: arns[start..end].iter().map(|a| meta_of(a)).collect(),
+            next: (end < arns.len()).then(|| end.to_string()),
         })
+    }
+    async fn function_exists(&self, arn: &str) -> Option<bool> {
+        self.0.count("GetFunction");
+        Some(!self.0.missing_functions.lock().unwrap().contains(arn))
     }
     async fn current_values(
         &self,
@@ -158,6 +190,19 @@ impl SecretInventory for Inv {
     async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
         self.0.count("GetKeyPolicy");
         Ok(KeyPolicyRead::AwsManaged)
+    }
+}
+
+const ROTATION_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:r";
+
+fn meta_of(arn: &str) -> SecretMeta {
+    SecretMeta {
+        arn: arn.to_string(),
+        rotation_enabled: true,
+        rotation_lambda_arn: Some(ROTATION_FUNCTION.into()),
+        last_rotated: Some(Timestamp::now()),
+        versions: BTreeMap::from([("v1".to_string(), vec!["AWSCURRENT".to_string()])]),
+        ..SecretMeta::default()
     }
 }
 
@@ -315,11 +360,69 @@ async fn a_full_audit_stays_at_the_api_call_lower_bound() {
     let s = outcome.summary();
     assert!(s.complete);
     assert_eq!((s.oauth2_providers, s.secrets), (1000, 200));
-    assert_eq!(s.api_calls["DescribeSecret"], 200);
+    // Metadata from two ListSecrets pages, not 200 DescribeSecret; one GetFunction for the
+    // one rotation function all secrets share.
+    assert_eq!(s.api_calls["ListSecrets"], 2);
+    assert_eq!(s.api_calls.get("DescribeSecret"), None);
+    assert_eq!(s.api_calls["GetFunction"], 1);
     assert_eq!(s.api_calls["BatchGetSecretValue"], 10);
     assert_eq!(s.api_calls["GetResourcePolicy"], 200);
     assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
     assert!(out.take().is_empty(), "a healthy account has no findings");
+}
+
+#[tokio::test]
+async fn secrets_the_listing_misses_or_a_denied_listing_are_described_one_by_one() {
+    let f = Fakes::new(30, 10);
+    f.unlisted.lock().unwrap().insert(arn(4));
+    let out = Arc::new(Collected::default());
+    let s = auditor(&f, out.clone())
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap()
+        .summary()
+        .clone();
+    assert_eq!(s.api_calls["ListSecrets"], 1);
+    assert_eq!(s.api_calls["DescribeSecret"], 1, "only the unlisted secret");
+    assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
+    assert!(out.take().is_empty());
+
+    let mut denied = Fakes::new(30, 10);
+    Arc::get_mut(&mut denied).unwrap().lists = false;
+    let s = auditor(&denied, out.clone())
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap()
+        .summary()
+        .clone();
+    assert_eq!(s.api_calls["ListSecrets"], 1);
+    assert_eq!(s.api_calls["DescribeSecret"], 10);
+    assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
+    assert!(out.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_rotation_function_fires_sec_004_after_one_lookup() {
+    let f = Fakes::new(30, 10);
+    f.missing_functions
+        .lock()
+        .unwrap()
+        .insert(ROTATION_FUNCTION.to_string());
+    let out = Arc::new(Collected::default());
+    let outcome = auditor(&f, out.clone())
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    let findings = out.take();
+    let sec004: Vec<_> = findings
+        .iter()
+        .filter(|x| x.is_active() && x.rule_id() == "SEC-004")
+        .collect();
+    assert_eq!(sec004.len(), 10, "one per secret");
+    assert!(sec004[0].description().contains(ROTATION_FUNCTION));
+    let s = outcome.summary();
+    assert_eq!(s.api_calls["GetFunction"], 1, "cached per invocation");
+    assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
 //! Reads one wave of referenced secrets into [`SecretFacts`], close to the API-call lower
-//! bound: per secret one DescribeSecret and one GetResourcePolicy, AWSCURRENT values 20 per
+//! bound: metadata from the ListSecrets pages a full audit read while discovering providers
+//! ([`list_all`]; DescribeSecret only for references the listing did not return), per secret
+//! one GetResourcePolicy, one GetFunction per distinct rotation function, AWSCURRENT values 20 per
 //! BatchGetSecretValue, one key-policy read per distinct customer-managed key (cached across
 //! waves), and for rotator documents one upstream list plus the AWSPREVIOUS/AWSPENDING reads
 //! lineage needs. Values are reduced to their shape as soon as they are read.
@@ -30,6 +32,50 @@ use super::snapshot::{
 /// BatchGetSecretValue takes at most this many ids per call.
 pub const BATCH_SIZE: usize = 20;
 
+/// ListSecrets page size (the model maximum).
+pub const LIST_PAGE: usize = 100;
+
+/// One ListSecrets page, reduced to metadata.
+#[derive(Clone, Debug, Default)]
+pub struct SecretPage {
+    pub secrets: Vec<SecretMeta>,
+    pub next: Option<String>,
+}
+
+/// Metadata of the secrets ListSecrets returned, by ARN.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub secrets: HashMap<String, SecretMeta>,
+    /// ListSecrets requests made (the failed one included).
+    pub pages: u64,
+}
+
+/// Lists every secret of the account and Region (planned deletions included). A failed page
+/// ends the listing: what was listed is used, the rest is described one by one.
+pub async fn list_all(inventory: &dyn SecretInventory) -> Listed {
+    let mut listed = Listed::default();
+    let mut next = None;
+    while inventory.lists() {
+        listed.pages += 1;
+        match inventory.list_page(next.take()).await {
+            Ok(page) => {
+                listed
+                    .secrets
+                    .extend(page.secrets.into_iter().map(|m| (m.arn.clone(), m)));
+                match page.next {
+                    Some(t) => next = Some(t),
+                    None => return listed,
+                }
+            }
+            Err(code) => {
+                tracing::info!(target: "audit", error = %code, "ListSecrets failed; describing the remaining secrets one by one");
+                return listed;
+            }
+        }
+    }
+    listed
+}
+
 /// A KMS key as far as the AgentCore principal is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyPolicyRead {
@@ -48,6 +94,15 @@ pub enum KeyPolicyRead {
 #[async_trait]
 pub trait SecretInventory: Send + Sync {
     async fn describe(&self, secret_id: &str) -> Lookup;
+    /// Whether [`SecretInventory::list_page`] is implemented.
+    fn lists(&self) -> bool {
+        false
+    }
+    /// One ListSecrets page (planned deletions included). `Err` (e.g. denied): the audit
+    /// describes each referenced secret instead.
+    async fn list_page(&self, _next: Option<String>) -> Result<SecretPage, String> {
+        Err("ListSecretsUnsupported".into())
+    }
     /// AWSCURRENT of each `(arn, AWSCURRENT version id)`, in as few calls as permissions allow.
     /// One result per input, in order; `Ok(None)` when there is no value.
     async fn current_values(
@@ -67,7 +122,9 @@ pub trait SecretInventory: Send + Sync {
 /// Work counts the API-call lower bound is computed from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
+    pub listed_pages: u64,
     pub described: u64,
+    pub functions: u64,
     pub values: u64,
     pub policies: u64,
     pub keys: u64,
@@ -78,7 +135,9 @@ pub struct Tally {
 
 impl Tally {
     pub fn add(&mut self, o: &Tally) {
+        self.listed_pages += o.listed_pages;
         self.described += o.described;
+        self.functions += o.functions;
         self.values += o.values;
         self.policies += o.policies;
         self.keys += o.keys;
@@ -103,6 +162,10 @@ pub struct Collector {
     region: String,
     config: AuditConfig,
     keys: Mutex<HashMap<String, Arc<OnceCell<KeyFacts>>>>,
+    /// GetFunction answers, one call per rotation function per invocation.
+    functions: Mutex<HashMap<String, Arc<OnceCell<Option<bool>>>>>,
+    /// Listed metadata of referenced secrets not audited yet (taken as waves use it).
+    listed: Mutex<HashMap<String, SecretMeta>>,
     probes: Option<Arc<ProbeBudget>>,
 }
 
@@ -134,6 +197,8 @@ impl Collector {
             region: region.into(),
             config,
             keys: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+            listed: Mutex::new(HashMap::new()),
             probes,
         })
     }
@@ -149,36 +214,47 @@ impl Collector {
     ) {
         let mut tally = Tally::default();
         let limit = self.config.concurrency;
-        // 1. DescribeSecret (cross-Region references are not looked up).
+        // 1. Metadata: listed, else DescribeSecret (cross-Region references are not looked
+        //    up); then whether the rotation function exists.
         let me = self.clone();
         let described = par_map(references, limit, move |r| {
             let me = me.clone();
             async move {
+                let mut t = Tally::default();
                 let region = SecretIdentity::parse(&r).region;
-                let lookup = match region {
-                    Some(region) if region != me.region => Lookup::CrossRegion { region },
-                    _ => me.inventory.describe(&r).await,
+                let listed = me.take_listed(&r);
+                let lookup = match (region, listed) {
+                    (Some(region), _) if region != me.region => Lookup::CrossRegion { region },
+                    (_, Some(meta)) => Lookup::Found(meta),
+                    _ => {
+                        t.described = 1;
+                        me.inventory.describe(&r).await
+                    }
                 };
                 let lookup = match lookup {
                     Lookup::Found(mut meta) => {
-                        if meta.rotation_enabled {
+                        if meta.rotation_enabled && !meta.managed_rotation {
                             if let Some(f) = meta.rotation_lambda_arn.clone() {
-                                meta.rotation_lambda_exists =
-                                    me.inventory.function_exists(&f).await;
+                                let (exists, fetched) = me.function_exists(&f).await;
+                                meta.rotation_lambda_exists = exists;
+                                t.functions = u64::from(fetched);
                             }
                         }
                         Lookup::Found(meta)
                     }
                     other => other,
                 };
-                SecretFacts::new(r, lookup)
+                (SecretFacts::new(r, lookup), t)
             }
         })
         .await;
-        tally.described = described
-            .iter()
-            .filter(|f| !matches!(f.lookup, Lookup::CrossRegion { .. }))
-            .count() as u64;
+        let described: Vec<SecretFacts> = described
+            .into_iter()
+            .map(|(f, t)| {
+                tally.add(&t);
+                f
+            })
+            .collect();
         let readable: Vec<(usize, SecretMeta)> = described
             .iter()
             .enumerate()
@@ -234,6 +310,37 @@ impl Collector {
             .map(|r| (r.facts.reference.clone(), r.facts))
             .collect();
         (secrets, keys.0, tally)
+    }
+
+    /// Uses `listed` (ListSecrets metadata by ARN) for the references it names.
+    pub fn set_listed(&self, listed: HashMap<String, SecretMeta>) {
+        *self.listed.lock().unwrap_or_else(|p| p.into_inner()) = listed;
+    }
+
+    fn take_listed(&self, reference: &str) -> Option<SecretMeta> {
+        self.listed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(reference)
+    }
+
+    /// Whether `arn` exists, read once per invocation; and whether this call read it.
+    async fn function_exists(&self, arn: &str) -> (Option<bool>, bool) {
+        let cell = self
+            .functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(arn.to_string())
+            .or_default()
+            .clone();
+        let mut fetched = false;
+        let exists = *cell
+            .get_or_init(|| async {
+                fetched = true;
+                self.inventory.function_exists(arn).await
+            })
+            .await;
+        (exists, fetched)
     }
 
     async fn policies(

@@ -20,7 +20,7 @@ use crate::agentcore::{
 use crate::findings::{Emitters, Finding, Scope, Timestamp};
 use crate::upstream::UpstreamDirectory;
 
-use super::collect::{Collector, SecretInventory};
+use super::collect::{list_all, Collector, SecretInventory};
 use super::config::AuditConfig;
 use super::lifecycle::{FindingHistory, Ledger, NoHistory};
 use super::report::{AuditSummary, CallMeter};
@@ -178,7 +178,18 @@ impl Auditor {
         };
         tracing::info!(target: "audit", audit_id = %summary.audit_id, trigger = trigger.kind, reason = %trigger.reason, "audit started");
         self.progress("listing providers", 0, 0);
-        let providers = Box::pin(self.directory.providers()).await?;
+        // A full audit reads secret metadata from ListSecrets pages while providers are being
+        // discovered (100 secrets per call instead of one DescribeSecret each); a targeted one
+        // describes its few secrets.
+        let (providers, listed) = if trigger.scope.is_full() {
+            let (providers, listed) = tokio::join!(
+                Box::pin(self.directory.providers()),
+                Box::pin(list_all(&*self.inventory))
+            );
+            (providers?, Some(listed))
+        } else {
+            (Box::pin(self.directory.providers()).await?, None)
+        };
         summary.oauth2_providers = providers
             .iter()
             .filter(|p| p.kind == ProviderKind::Oauth2)
@@ -235,6 +246,12 @@ impl Auditor {
             self.region.clone(),
             self.config.clone(),
         );
+        if let Some(mut listed) = listed {
+            summary.tally.listed_pages = listed.pages;
+            // Only what referenced secrets need is kept past this point.
+            listed.secrets.retain(|arn, _| units.contains_key(arn));
+            collector.set_listed(listed.secrets);
+        }
         let references: Vec<String> = units.keys().cloned().collect();
         let total = references.len() as u64;
         let mut done = 0u64;

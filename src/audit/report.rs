@@ -47,15 +47,19 @@ pub struct AuditSummary {
 }
 
 impl AuditSummary {
-    /// Fewest calls that can read what this invocation read: every List page, one Get per
-    /// provider, per secret one DescribeSecret and one GetResourcePolicy, values 20 per call,
+    /// Fewest calls that can read what this invocation read: every List page (providers and,
+    /// for a full audit, secrets), one Get per provider, one DescribeSecret per referenced
+    /// secret the listing did not return, one GetResourcePolicy per secret, one GetFunction
+    /// per distinct rotation function, values 20 per call,
     /// one key policy per customer key, one upstream list per rotator secret, the older
     /// versions lineage needs, and each token probe's token request.
     pub fn compute_lower_bound(&mut self) {
         let t = &self.tally;
         let pages = self.oauth2_providers.div_ceil(OAUTH2_PAGE).max(1)
             + self.api_key_providers.div_ceil(API_KEY_PAGE).max(1);
-        self.secrets_lower_bound = t.described
+        self.secrets_lower_bound = t.listed_pages
+            + t.described
+            + t.functions
             + t.policies
             + t.values.div_ceil(BATCH_SIZE as u64)
             + t.keys

@@ -85,7 +85,7 @@ impl<T> Observed<T> {
     }
 }
 
-/// DescribeSecret's answer.
+/// A secret looked up (listed or described).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Lookup {
     Found(SecretMeta),
@@ -98,7 +98,7 @@ pub enum Lookup {
     Unreadable(String),
 }
 
-/// DescribeSecret metadata.
+/// Secret metadata (ListSecrets entry or DescribeSecret).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SecretMeta {
     pub arn: String,

@@ -13,7 +13,7 @@ use aws_sdk_secretsmanager::config::interceptors::BeforeTransmitInterceptorConte
 use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
-use crate::audit::collect::{KeyPolicyRead, SecretInventory};
+use crate::audit::collect::{KeyPolicyRead, SecretInventory, SecretPage, LIST_PAGE};
 use crate::audit::lifecycle::{FindingHistory, PreviousFinding};
 use crate::audit::report::CallMeter;
 use crate::audit::snapshot::{Lookup, SecretMeta};
@@ -68,7 +68,8 @@ impl Intercept for CallCounter {
 }
 
 /// JSON-protocol services name the operation in `X-Amz-Target` (`secretsmanager.DescribeSecret`);
-/// REST services in the path (`/identities/GetOauth2CredentialProvider`).
+/// REST services in the path (`/identities/GetOauth2CredentialProvider`), except Security Hub
+/// and Lambda, whose paths name resources.
 pub fn operation_name(target: Option<&str>, uri: &str) -> String {
     if let Some(t) = target {
         return t.rsplit('.').next().unwrap_or(t).to_string();
@@ -81,6 +82,8 @@ pub fn operation_name(target: Option<&str>, uri: &str) -> String {
     match path {
         "/findings/import" => "BatchImportFindings".into(),
         "/findings" => "GetFindings".into(),
+        // Lambda puts the function (an ARN here) last; GetFunction is the audit's only call.
+        p if p.starts_with("/2015-03-31/functions/") => "GetFunction".into(),
         p => p
             .rsplit('/')
             .find(|s| !s.is_empty())
@@ -99,10 +102,11 @@ fn code(err: &impl ProvideErrorMetadata) -> String {
     err.code().unwrap_or("RequestFailed").to_string()
 }
 
-/// Secrets Manager and KMS for the audit.
+/// Secrets Manager, KMS and Lambda (GetFunction) for the audit.
 pub struct SecretsInventory {
     sm: aws_sdk_secretsmanager::Client,
     kms: aws_sdk_kms::Client,
+    lambda: aws_sdk_lambda::Client,
     /// Cleared after BatchGetSecretValue is denied once: then one GetSecretValue per secret.
     batch: AtomicBool,
 }
@@ -112,13 +116,17 @@ impl SecretsInventory {
         let mut sm =
             aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(audit_retry_config());
         let mut kms = aws_sdk_kms::config::Builder::from(sdk).retry_config(audit_retry_config());
+        let mut lambda =
+            aws_sdk_lambda::config::Builder::from(sdk).retry_config(audit_retry_config());
         if let Some(c) = counter {
             sm = sm.interceptor(c.clone());
             kms = kms.interceptor(c.clone());
+            lambda = lambda.interceptor(c.clone());
         }
         Self {
             sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
             kms: aws_sdk_kms::Client::from_conf(kms.build()),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda.build()),
             batch: AtomicBool::new(true),
         }
     }
@@ -172,6 +180,73 @@ impl SecretInventory for SecretsInventory {
         })
     }
 
+    fn lists(&self) -> bool {
+        true
+    }
+
+    async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+        let out = self
+            .sm
+            .list_secrets()
+            .include_planned_deletion(true)
+            .max_results(LIST_PAGE as i32)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(|e| code(&e.into_service_error()))?;
+        let secrets = out
+            .secret_list()
+            .iter()
+            .filter_map(|e| {
+                Some(SecretMeta {
+                    arn: e.arn()?.to_string(),
+                    name: e.name().unwrap_or_default().to_string(),
+                    deleted_date: ts(e.deleted_date()),
+                    kms_key_id: e.kms_key_id().map(str::to_string),
+                    rotation_enabled: e.rotation_enabled().unwrap_or(false),
+                    rotation_lambda_arn: e
+                        .rotation_lambda_arn()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                    rotation_lambda_exists: None,
+                    managed_rotation: e.owning_service().is_some()
+                        || !e.external_secret_rotation_metadata().is_empty(),
+                    created: ts(e.created_date()),
+                    last_rotated: ts(e.last_rotated_date()),
+                    last_changed: ts(e.last_changed_date()),
+                    next_rotation: ts(e.next_rotation_date()),
+                    versions: e
+                        .secret_versions_to_stages()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok(SecretPage {
+            secrets,
+            next: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    async fn function_exists(&self, arn: &str) -> Option<bool> {
+        match self.lambda.get_function().function_name(arn).send().await {
+            Ok(_) => Some(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_resource_not_found_exception() {
+                    Some(false)
+                } else {
+                    // Denied or failed: SEC-004 is skipped rather than guessed.
+                    tracing::info!(target: "audit", function = %arn, error = %code(&e), "GetFunction failed; rotation function existence unknown");
+                    None
+                }
+            }
+        }
+    }
+
     async fn current_values(
         &self,
         secrets: &[(String, Option<String>)],
@@ -193,7 +268,7 @@ impl SecretInventory for SecretsInventory {
                             .iter()
                             .find(|(a, _)| a == arn)
                             .and_then(|(_, v)| v.as_deref());
-                        // Only a value of the version DescribeSecret called AWSCURRENT counts;
+                        // Only a value of the version the metadata called AWSCURRENT counts;
                         // anything else is read again by stage below.
                         if expected.is_some() && entry.version_id() != expected {
                             continue;
@@ -565,5 +640,12 @@ mod tests {
             "BatchImportFindings"
         );
         assert_eq!(operation_name(None, "/findings?x=1"), "GetFindings");
+        assert_eq!(
+            operation_name(
+                None,
+                "http://127.0.0.1:9/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Ar"
+            ),
+            "GetFunction"
+        );
     }
 }
