@@ -177,6 +177,7 @@ async fn bench_audit_against_a_naive_sequential_script() {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.moto.endpoint)
         .env("AWS_ENDPOINT_URL_KMS", &stack.moto.endpoint)
+        .env("AWS_ENDPOINT_URL_LAMBDA", &stack.moto.endpoint)
         .env(
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
             stack.agentcore.endpoint(),

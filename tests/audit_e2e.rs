@@ -252,6 +252,7 @@ fn cli(s: &LocalStack, args: &[&str]) -> (i32, String, String) {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &s.moto.endpoint)
         .env("AWS_ENDPOINT_URL_KMS", &s.moto.endpoint)
+        .env("AWS_ENDPOINT_URL_LAMBDA", &s.moto.endpoint)
         .env(
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
             s.agentcore.endpoint(),
