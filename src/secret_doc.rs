@@ -58,7 +58,8 @@ pub struct RotationState {
     pub created_at: u64,
 }
 
-#[derive(Clone, Debug)]
+/// `Debug` lists the document's keys, never its values: any key may hold a secret.
+#[derive(Clone)]
 pub struct SecretDocument {
     raw: Map<String, Value>,
     pub client_id: String,
@@ -189,11 +190,6 @@ impl SecretDocument {
         SecretString::new(Value::Object(raw).to_string())
     }
 
-    /// Keys of the document, for diagnostics (never values).
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.raw.keys().map(String::as_str)
-    }
-
     /// The value under an arbitrary top-level key, if it is a non-empty string (AgentCore's
     /// `jsonKey` resolution).
     pub fn string_at(&self, key: &str) -> Option<SecretString> {
@@ -201,6 +197,19 @@ impl SecretDocument {
             Some(Value::String(s)) if !s.is_empty() => Some(SecretString::new(s.clone())),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Debug for SecretDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretDocument")
+            .field("keys", &self.raw.keys().collect::<Vec<_>>())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_secret_id", &self.client_secret_id)
+            .field("profile", &self.profile)
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -524,6 +533,18 @@ mod tests {
         let mut v = valid();
         v["rotation"]["issuer"] = json!("https://issuer.example.com");
         assert!(doc(v).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn debug_shows_keys_but_no_value_of_any_key() {
+        let mut v = valid();
+        v["apiKey"] = json!("api-key-value-secret");
+        let text = format!("{:?}", doc(v).unwrap());
+        assert!(text.contains("apiKey") && text.contains("abc123"), "{text}");
+        assert!(
+            !text.contains("s3cr3t-value") && !text.contains("api-key-value-secret"),
+            "{text}"
+        );
     }
 
     #[test]

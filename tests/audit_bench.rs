@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agentcore_rotator::audit::collect::par_map;
-use agentcore_rotator_testkit::moto::REGION;
 use agentcore_rotator_testkit::stack::LocalStack;
 use aws_sdk_bedrockagentcorecontrol::types::{
     CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput, Oauth2Discovery,
@@ -171,21 +170,7 @@ async fn bench_audit_against_a_naive_sequential_script() {
         .arg("-v")
         .arg(&cli)
         .args(["audit", "--format", "json", "--fail-on", "none"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &stack.moto.endpoint)
-        .env("AWS_ENDPOINT_URL_KMS", &stack.moto.endpoint)
-        .env("AWS_ENDPOINT_URL_LAMBDA", &stack.moto.endpoint)
-        .env(
-            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
-            stack.agentcore.endpoint(),
-        )
-        .env(
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-            stack.cognito.endpoint(),
-        )
+        .envs(stack.aws_env())
         .env("ROTATOR_AGENTCORE_CONCURRENCY", "16")
         .env("ROTATOR_AUDIT_CONCURRENCY", "32")
         .output()

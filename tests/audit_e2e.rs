@@ -246,21 +246,7 @@ fn cli(s: &LocalStack, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &s.moto.endpoint)
-        .env("AWS_ENDPOINT_URL_KMS", &s.moto.endpoint)
-        .env("AWS_ENDPOINT_URL_LAMBDA", &s.moto.endpoint)
-        .env(
-            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
-            s.agentcore.endpoint(),
-        )
-        .env(
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-            s.cognito.endpoint(),
-        )
+        .envs(s.aws_env())
         .output()
         .expect("run agentcore-rotator");
     (

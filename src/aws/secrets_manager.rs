@@ -20,10 +20,6 @@ impl SecretsManagerStore {
             client: Client::new(config),
         }
     }
-
-    pub fn from_client(client: Client) -> Self {
-        Self { client }
-    }
 }
 
 /// Error code and message only: SDK errors never carry request bodies, but their Debug output

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -34,8 +33,6 @@ impl Cognito {
                 value_alphabet: WORD_ALPHABET,
                 value_length: 64,
                 max_live_secrets: Some(2),
-                deactivate_before_delete: false,
-                typical_propagation: Duration::from_secs(5),
             },
         }
     }

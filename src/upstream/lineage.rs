@@ -65,7 +65,6 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret_doc::RotationState;
     use crate::sensitive::SecretString;
     use serde_json::json;
 
@@ -133,6 +132,5 @@ mod tests {
             resolve(&current, None, &live(&["a"])),
             Lineage::Live("a".into())
         );
-        let _ = RotationState::default();
     }
 }

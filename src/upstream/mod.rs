@@ -7,7 +7,7 @@ pub mod lineage;
 pub mod token_probe;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
@@ -25,10 +25,6 @@ pub struct Capabilities {
     pub value_length: usize,
     /// How many secrets may be live at once (`None`: no practical cap).
     pub max_live_secrets: Option<usize>,
-    /// A secret must be deactivated before it can be deleted (Okta).
-    pub deactivate_before_delete: bool,
-    /// How long a new secret may take to be accepted at the token endpoint.
-    pub typical_propagation: Duration,
 }
 
 /// One live upstream secret, as the IdP lists it (never its value).
@@ -81,8 +77,10 @@ pub trait Upstream: Send + Sync {
         client: &ClientRef,
         value: Option<&SecretString>,
     ) -> Result<AddedSecret, UpstreamError>;
-    /// Removes a secret (deactivating first where the IdP requires it). Removing one that is
-    /// already gone succeeds, so retries are harmless.
+    /// Removes a secret. Adapters for IdPs that only delete inactive secrets (Okta) deactivate
+    /// first, so callers never see that step. Removing one that is already gone succeeds, so
+    /// retries are harmless. (Propagation delay is not a capability: `testSecret` retries within
+    /// `ROTATOR_PROBE_BUDGET_SECONDS` whatever the IdP.)
     async fn remove_secret(&self, client: &ClientRef, secret_id: &str)
         -> Result<(), UpstreamError>;
 }

@@ -74,6 +74,36 @@ impl LocalStack {
         ))
     }
 
+    /// The environment a process (a Lambda under `cargo lambda watch`, the CLI) needs to reach
+    /// this stack through the standard SDK configuration only: credentials, Region and one
+    /// `AWS_ENDPOINT_URL_*` per service the product calls.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        let moto = self.moto.endpoint.clone();
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.clone()),
+            ("AWS_ENDPOINT_URL_KMS", moto.clone()),
+            ("AWS_ENDPOINT_URL_LAMBDA", moto.clone()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.clone()),
+            ("AWS_ENDPOINT_URL_SECURITYHUB", moto),
+            (
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+                self.cognito.endpoint().into(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL",
+                self.agentcore.endpoint().into(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+                self.agentcore.endpoint().into(),
+            ),
+        ]
+    }
+
     pub fn cognito_sdk_config(&self) -> SdkConfig {
         sdk_config_for(self.cognito.endpoint(), REGION)
     }

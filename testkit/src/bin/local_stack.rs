@@ -4,7 +4,7 @@
 //! to `target/local-events/`, prints the environment the function needs, and waits for Ctrl-C.
 
 use agentcore_rotator::event::Step;
-use agentcore_rotator_testkit::moto::{repo_root, REGION};
+use agentcore_rotator_testkit::moto::repo_root;
 use agentcore_rotator_testkit::stack::LocalStack;
 use serde_json::json;
 
@@ -25,15 +25,9 @@ async fn main() {
     }
 
     println!("# local stack is up; in another shell:");
-    println!("export AWS_REGION={REGION} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing");
-    println!(
-        "export AWS_ENDPOINT_URL_SECRETS_MANAGER={}",
-        stack.moto.endpoint
-    );
-    println!(
-        "export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER={}",
-        stack.cognito.endpoint()
-    );
+    for (key, value) in stack.aws_env() {
+        println!("export {key}={value}");
+    }
     println!("cargo lambda watch   # then, in a third shell, step by step:");
     for step in Step::ALL {
         println!(
