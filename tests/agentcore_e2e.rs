@@ -28,7 +28,7 @@ use aws_sdk_bedrockagentcorecontrol::types::{
     SecretSourceType,
 };
 use common::CapturedLogs;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const WORKLOAD: &str = "rotator-probe";
 const API_KEY: &str = "partner-api-key-0123456789abcdef";
@@ -225,23 +225,8 @@ async fn overwrite_pending(stack: &LocalStack, f: &CognitoFixture, token: &str, 
 
 /// Every client-secret and API-key value any version holds (for leak checks).
 async fn secret_values(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
-    let mut out = vec![f.initial_value.clone(), API_KEY.to_string()];
-    for id in stack.stages(&f.secret_arn).await.keys() {
-        if let Ok(v) = stack
-            .sm
-            .get_secret_value()
-            .secret_id(&f.secret_arn)
-            .version_id(id)
-            .send()
-            .await
-        {
-            let doc: Value =
-                serde_json::from_str(v.secret_string().unwrap_or("{}")).unwrap_or_default();
-            if let Some(s) = doc["clientSecret"].as_str() {
-                out.push(s.to_string());
-            }
-        }
-    }
+    let mut out = stack.client_secret_values(f).await;
+    out.push(API_KEY.to_string());
     out
 }
 

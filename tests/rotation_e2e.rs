@@ -11,32 +11,7 @@ use agentcore_rotator_testkit::conductor::FaultPlan;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use common::CapturedLogs;
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
-
-/// Every client-secret value any version of the secret holds, for leak checks.
-async fn all_values(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
-    let versions = stack.stages(&f.secret_arn).await;
-    let mut out = vec![f.initial_value.clone()];
-    for id in versions.keys() {
-        if let Ok(v) = stack
-            .sm
-            .get_secret_value()
-            .secret_id(&f.secret_arn)
-            .version_id(id)
-            .send()
-            .await
-        {
-            if let Some(s) = v.secret_string() {
-                if let Ok(doc) = serde_json::from_str::<Value>(s) {
-                    if let Some(secret) = doc["clientSecret"].as_str() {
-                        out.push(secret.to_string());
-                    }
-                }
-            }
-        }
-    }
-    out
-}
+use serde_json::json;
 
 async fn assert_no_leak(
     stack: &LocalStack,
@@ -44,7 +19,7 @@ async fn assert_no_leak(
     logs: &CapturedLogs,
     errors: &[String],
 ) {
-    let values = all_values(stack, f).await;
+    let values = stack.client_secret_values(f).await;
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
     logs.assert_free_of(&refs);
     for e in errors {

@@ -220,6 +220,30 @@ impl LocalStack {
         serde_json::from_str(out.secret_string().expect("string secret")).expect("JSON document")
     }
 
+    /// Every client-secret value any version of the fixture's secret holds (the initial one
+    /// included), for leak checks.
+    pub async fn client_secret_values(&self, f: &CognitoFixture) -> Vec<String> {
+        let mut out = vec![f.initial_value.clone()];
+        for id in self.stages(&f.secret_arn).await.keys() {
+            let Ok(v) = self
+                .sm
+                .get_secret_value()
+                .secret_id(&f.secret_arn)
+                .version_id(id)
+                .send()
+                .await
+            else {
+                continue; // a placeholder version without a value
+            };
+            let doc: Value =
+                serde_json::from_str(v.secret_string().unwrap_or("{}")).unwrap_or_default();
+            if let Some(secret) = doc["clientSecret"].as_str() {
+                out.push(secret.to_string());
+            }
+        }
+        out
+    }
+
     pub async fn version_with(&self, secret_id: &str, stage: &str) -> Option<String> {
         self.stages(secret_id)
             .await
