@@ -165,9 +165,10 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
     let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
+        Arc::new(AgentCoreDirectory::counted(
             &s.stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
+            Some(&counter),
         )),
         Arc::new(SecretsInventory::new(
             &s.stack.moto.sdk_config(),
@@ -177,7 +178,10 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
         REGION,
         AuditConfig::default(),
     );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::new(s.stack.cognito_sdk_config())));
+    auditor.upstreams = Some(Arc::new(AwsUpstreams::counted(
+        s.stack.cognito_sdk_config(),
+        &counter,
+    )));
     auditor.meter = Some(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
@@ -237,6 +241,26 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
             .get("GetSecretValue")
             .is_some_and(|n| *n <= 2),
         "AWSPREVIOUS of the rotated secret only"
+    );
+    // AgentCore and Cognito calls are counted too: one List page, one Get per provider, one
+    // upstream list per rotator document (the broken and the healthy secret).
+    assert_eq!(
+        summary.api_calls.get("ListOauth2CredentialProviders"),
+        Some(&1)
+    );
+    assert_eq!(
+        summary.api_calls.get("GetOauth2CredentialProvider"),
+        Some(&5)
+    );
+    assert_eq!(
+        summary.api_calls.get("ListUserPoolClientSecrets"),
+        Some(&2),
+        "{:?}",
+        summary.api_calls
+    );
+    assert!(
+        summary.api_calls_total as f64 <= 1.1 * summary.lower_bound as f64,
+        "{summary:?}"
     );
     let _ = &s.deleted;
 }
@@ -495,9 +519,10 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
     let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
+        Arc::new(AgentCoreDirectory::counted(
             &stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
+            Some(&counter),
         )),
         Arc::new(SecretsInventory::new(
             &stack.moto.sdk_config(),
@@ -527,7 +552,7 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
     assert!(summary.api_calls.contains_key("ListSecrets"));
     assert_eq!(summary.api_calls.get("DescribeSecret"), None);
     assert!(
-        summary.api_calls_total as f64 <= 1.1 * summary.secrets_lower_bound as f64,
+        summary.api_calls_total as f64 <= 1.1 * summary.lower_bound as f64,
         "{summary:?}"
     );
 }

@@ -1,6 +1,7 @@
 //! Which credential providers exist and what each references.
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProviderKind {
@@ -54,5 +55,17 @@ pub struct AgentCoreError {
 /// list items carry no reference).
 #[async_trait]
 pub trait ProviderDirectory: Send + Sync {
+    /// Every provider, sorted by kind and name.
     async fn providers(&self) -> Result<Vec<ProviderRef>, AgentCoreError>;
+
+    /// Sends each provider to `found` as soon as it is described, so a caller can start on its
+    /// secret while discovery goes on. Stops early, without error, when `found` is closed.
+    async fn each_provider(&self, found: mpsc::Sender<ProviderRef>) -> Result<(), AgentCoreError> {
+        for p in self.providers().await? {
+            if found.send(p).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }

@@ -166,6 +166,8 @@ pub struct Collector {
     functions: Mutex<HashMap<String, Arc<OnceCell<Option<bool>>>>>,
     /// Listed metadata of referenced secrets not audited yet (taken as waves use it).
     listed: Mutex<HashMap<String, SecretMeta>>,
+    /// Facts read ahead of their wave ([`Collector::read_ahead`]), and what reading them took.
+    ahead: Mutex<(HashMap<String, SecretFacts>, Tally)>,
     probes: Option<Arc<ProbeBudget>>,
 }
 
@@ -199,12 +201,68 @@ impl Collector {
             keys: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             listed: Mutex::new(HashMap::new()),
+            ahead: Mutex::new((HashMap::new(), Tally::default())),
             probes,
         })
     }
 
-    /// Facts for `references` (as providers name them) and the keys they use.
+    /// Facts for `references` (as providers name them) and the keys they use: those read
+    /// ahead are taken as they are, the others read now. The tally counts the reads made now.
     pub async fn collect(
+        self: &Arc<Self>,
+        references: Vec<String>,
+    ) -> (
+        BTreeMap<String, SecretFacts>,
+        BTreeMap<String, KeyFacts>,
+        Tally,
+    ) {
+        let mut ready = Vec::new();
+        let mut missing = Vec::new();
+        {
+            let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+            for r in references {
+                match ahead.0.remove(&r) {
+                    Some(f) => ready.push(f),
+                    None => missing.push(r),
+                }
+            }
+        }
+        let (mut secrets, mut keys, tally) = if missing.is_empty() {
+            Default::default()
+        } else {
+            self.read(missing).await
+        };
+        for facts in ready {
+            if let Some(key) = facts.meta().and_then(SecretMeta::customer_key) {
+                if let Some(k) = self.cached_key(key) {
+                    keys.insert(key.to_string(), k);
+                }
+            }
+            secrets.insert(facts.reference.clone(), facts);
+        }
+        (secrets, keys, tally)
+    }
+
+    /// Reads `references` now and keeps their facts for the wave that will ask for them.
+    pub async fn read_ahead(self: &Arc<Self>, references: Vec<String>) {
+        let (secrets, _, tally) = self.read(references).await;
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        ahead.0.extend(secrets);
+        ahead.1.add(&tally);
+    }
+
+    /// What reading ahead has taken so far (then zero).
+    pub fn take_ahead_tally(&self) -> Tally {
+        std::mem::take(&mut self.ahead.lock().unwrap_or_else(|p| p.into_inner()).1)
+    }
+
+    /// A key's facts if an earlier read fetched them.
+    fn cached_key(&self, id: &str) -> Option<KeyFacts> {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        keys.get(id).and_then(|cell| cell.get().cloned())
+    }
+
+    async fn read(
         self: &Arc<Self>,
         references: Vec<String>,
     ) -> (
@@ -315,6 +373,14 @@ impl Collector {
     /// Uses `listed` (ListSecrets metadata by ARN) for the references it names.
     pub fn set_listed(&self, listed: HashMap<String, SecretMeta>) {
         *self.listed.lock().unwrap_or_else(|p| p.into_inner()) = listed;
+    }
+
+    /// Drops listed metadata no reference will ask for.
+    pub fn retain_listed(&self, keep: impl Fn(&str) -> bool) {
+        self.listed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|arn, _| keep(arn));
     }
 
     fn take_listed(&self, reference: &str) -> Option<SecretMeta> {

@@ -12,6 +12,9 @@ pub struct AuditConfig {
     pub concurrency: usize,
     /// Secrets audited between two deadline checks (and findings emissions).
     pub wave_size: usize,
+    /// Secrets read while providers are still being discovered, at most (their facts are held
+    /// until their wave; beyond this the waves read them).
+    pub read_ahead: usize,
     /// `ROTATOR_AUDIT_TOKEN_PROBE` (default off): probe AWSCURRENT at the IdP's token endpoint.
     pub token_probe: bool,
     /// `ROTATOR_AUDIT_MAX_PROBES` (default 10): token probes per invocation at most.
@@ -31,6 +34,7 @@ impl Default for AuditConfig {
             max_secret_age: Duration::from_secs(90 * 86_400),
             concurrency: 16,
             wave_size: 200,
+            read_ahead: 5_000,
             token_probe: false,
             max_probes: 10,
             probe_interval: Duration::from_millis(1000),

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
 
 use crate::agentcore::{
     AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretIdentity, SecretSource,
@@ -23,6 +24,7 @@ use crate::upstream::UpstreamDirectory;
 use super::collect::{list_all, Collector, SecretInventory};
 use super::config::AuditConfig;
 use super::lifecycle::{FindingHistory, Ledger, NoHistory};
+use super::prefetch::Prefetcher;
 use super::report::{AuditSummary, CallMeter};
 use super::rules::{self, Evaluation, RuleContext};
 use super::snapshot::Snapshot;
@@ -178,18 +180,52 @@ impl Auditor {
         };
         tracing::info!(target: "audit", audit_id = %summary.audit_id, trigger = trigger.kind, reason = %trigger.reason, "audit started");
         self.progress("listing providers", 0, 0);
-        // A full audit reads secret metadata from ListSecrets pages while providers are being
-        // discovered (100 secrets per call instead of one DescribeSecret each); a targeted one
-        // describes its few secrets.
-        let (providers, listed) = if trigger.scope.is_full() {
-            let (providers, listed) = tokio::join!(
-                Box::pin(self.directory.providers()),
-                Box::pin(list_all(&*self.inventory))
-            );
-            (providers?, Some(listed))
-        } else {
-            (Box::pin(self.directory.providers()).await?, None)
+        let collector = Collector::new(
+            self.inventory.clone(),
+            self.upstreams.clone(),
+            self.region.clone(),
+            self.config.clone(),
+        );
+        let selector = Selector::new(&trigger.scope, continuation.map(|c| c.after.as_str()));
+        let full = trigger.scope.is_full();
+        // Secrets are read as discovery names them (see `prefetch`). A full audit reads
+        // secret metadata from ListSecrets pages meanwhile (100 secrets per call instead of one
+        // DescribeSecret each); a targeted one describes its few secrets.
+        let (listed_tx, listed_rx) = watch::channel(false);
+        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, self.config.read_ahead);
+        let (found_tx, mut found_rx) = mpsc::channel::<ProviderRef>(256);
+        let listing = async {
+            let pages = if full {
+                let listed = list_all(&*self.inventory).await;
+                collector.set_listed(listed.secrets);
+                listed.pages
+            } else {
+                0
+            };
+            let _ = listed_tx.send(true);
+            pages
         };
+        let gathering = async {
+            let mut providers = Vec::new();
+            while let Some(p) = found_rx.recv().await {
+                if let (SecretSource::External, Some(reference)) = (&p.source, &p.secret_arn) {
+                    if selector.selects(reference, &p.name) {
+                        prefetch.offer(reference);
+                    }
+                }
+                providers.push(p);
+            }
+            providers
+        };
+        // Boxed: SDK futures are large, and debug builds run them on small test stacks.
+        let (discovered, listed_pages, mut providers) = tokio::join!(
+            Box::pin(self.directory.each_provider(found_tx)),
+            Box::pin(listing),
+            Box::pin(gathering)
+        );
+        discovered?;
+        providers.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        summary.tally.listed_pages = listed_pages;
         summary.oauth2_providers = providers
             .iter()
             .filter(|p| p.kind == ProviderKind::Oauth2)
@@ -214,10 +250,9 @@ impl Auditor {
             summary.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(AuditOutcome::Complete(summary));
         };
-        let (mut units, loose) = group(providers, &trigger.scope);
-        if let Some(c) = continuation {
-            units.retain(|reference, _| reference.as_str() > c.after.as_str());
-        }
+        let (mut units, loose) = group(providers, &trigger.scope, &selector);
+        // Only what referenced secrets need is kept past this point.
+        collector.retain_listed(|arn| units.contains_key(arn));
         let mut ledger = match Box::pin(self.history.active(&scope)).await {
             Ok(previous) => Ledger::new(previous),
             Err(e) => {
@@ -240,18 +275,8 @@ impl Auditor {
             self.emit(&mut summary, evaluation).await;
         }
 
-        let collector = Collector::new(
-            self.inventory.clone(),
-            self.upstreams.clone(),
-            self.region.clone(),
-            self.config.clone(),
-        );
-        if let Some(mut listed) = listed {
-            summary.tally.listed_pages = listed.pages;
-            // Only what referenced secrets need is kept past this point.
-            listed.secrets.retain(|arn, _| units.contains_key(arn));
-            collector.set_listed(listed.secrets);
-        }
+        Box::pin(prefetch.finish()).await;
+        summary.tally.add(&collector.take_ahead_tally());
         let references: Vec<String> = units.keys().cloned().collect();
         let total = references.len() as u64;
         let mut done = 0u64;
@@ -259,7 +284,6 @@ impl Auditor {
         let waves: Vec<&[String]> = references.chunks(self.config.wave_size.max(1)).collect();
         for (i, wave) in waves.iter().enumerate() {
             let wave_started = Instant::now();
-            // Boxed: SDK futures are large, and debug builds run them on small test stacks.
             let (secrets, keys, tally) = Box::pin(collector.collect(wave.to_vec())).await;
             summary.tally.add(&tally);
             let mut covered: HashSet<String> = HashSet::new();
@@ -364,11 +388,60 @@ impl Auditor {
     }
 }
 
+/// Which providers and secrets an invocation audits: its scope, and for a continued audit
+/// only the secrets after the last one finished.
+struct Selector<'a> {
+    targets: Option<(Vec<SecretIdentity>, &'a [String])>,
+    after: Option<&'a str>,
+}
+
+impl<'a> Selector<'a> {
+    fn new(scope: &'a AuditScope, after: Option<&'a str>) -> Self {
+        let targets = match scope {
+            AuditScope::All => None,
+            AuditScope::Targeted {
+                secret_ids,
+                provider_names,
+            } => Some((
+                secret_ids
+                    .iter()
+                    .map(|s| SecretIdentity::parse(s))
+                    .collect(),
+                provider_names.as_slice(),
+            )),
+        };
+        Self { targets, after }
+    }
+
+    /// Whether the secret `reference` is audited because of provider `provider`.
+    fn selects(&self, reference: &str, provider: &str) -> bool {
+        if self.after.is_some_and(|a| reference <= a) {
+            return false;
+        }
+        match &self.targets {
+            None => true,
+            Some((secrets, names)) => {
+                let id = SecretIdentity::parse(reference);
+                secrets.iter().any(|t| t.matches(&id)) || names.iter().any(|n| n == provider)
+            }
+        }
+    }
+
+    /// Whether a provider without a customer secret is audited.
+    fn selects_loose(&self, provider: &str) -> bool {
+        match &self.targets {
+            None => true,
+            Some((_, names)) => names.iter().any(|n| n == provider),
+        }
+    }
+}
+
 /// Providers grouped by the customer secret they reference (in ARN order), and the others
-/// (MANAGED, or no reference), both limited to `scope`.
+/// (MANAGED, or no reference), both limited to what `selector` selects.
 fn group(
     providers: Vec<ProviderRef>,
     scope: &AuditScope,
+    selector: &Selector,
 ) -> (BTreeMap<String, Vec<ProviderRef>>, Vec<ProviderRef>) {
     let mut units: BTreeMap<String, Vec<ProviderRef>> = BTreeMap::new();
     let mut loose = Vec::new();
@@ -380,21 +453,9 @@ fn group(
             _ => loose.push(p),
         }
     }
-    if let AuditScope::Targeted {
-        secret_ids,
-        provider_names,
-    } = scope
-    {
-        let targets: Vec<SecretIdentity> = secret_ids
-            .iter()
-            .map(|s| SecretIdentity::parse(s))
-            .collect();
-        units.retain(|reference, ps| {
-            let id = SecretIdentity::parse(reference);
-            targets.iter().any(|t| t.matches(&id))
-                || ps.iter().any(|p| provider_names.contains(&p.name))
-        });
-        loose.retain(|p| provider_names.contains(&p.name));
+    units.retain(|reference, ps| ps.iter().any(|p| selector.selects(reference, &p.name)));
+    loose.retain(|p| selector.selects_loose(&p.name));
+    if let AuditScope::Targeted { provider_names, .. } = scope {
         for name in provider_names {
             let known = loose.iter().any(|p| &p.name == name)
                 || units.values().flatten().any(|p| &p.name == name);

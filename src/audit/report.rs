@@ -36,11 +36,6 @@ pub struct AuditSummary {
     pub api_calls: BTreeMap<String, u64>,
     pub api_calls_total: u64,
     pub lower_bound: u64,
-    /// The Secrets Manager/KMS part of the lower bound (what [`SecretsInventory`]'s counter
-    /// sees; AgentCore and IdP calls are counted where their clients take the interceptor).
-    ///
-    /// [`SecretsInventory`]: crate::aws::secrets_inventory::SecretsInventory
-    pub secrets_lower_bound: u64,
     pub duration_ms: u64,
     #[serde(skip)]
     pub tally: Tally,
@@ -51,24 +46,23 @@ impl AuditSummary {
     /// for a full audit, secrets), one Get per provider, one DescribeSecret per referenced
     /// secret the listing did not return, one GetResourcePolicy per secret, one GetFunction
     /// per distinct rotation function, values 20 per call,
-    /// one key policy per customer key, one upstream list per rotator secret, the older
-    /// versions lineage needs, and each token probe's token request.
+    /// one key policy per customer key, one upstream list per rotator secret, and the older
+    /// versions lineage needs. Token probes are plain HTTPS, not SDK calls: not counted.
     pub fn compute_lower_bound(&mut self) {
         let t = &self.tally;
         let pages = self.oauth2_providers.div_ceil(OAUTH2_PAGE).max(1)
             + self.api_key_providers.div_ceil(API_KEY_PAGE).max(1);
-        self.secrets_lower_bound = t.listed_pages
+        self.lower_bound = pages
+            + self.oauth2_providers
+            + self.api_key_providers
+            + t.upstream_lists
+            + t.listed_pages
             + t.described
             + t.functions
             + t.policies
             + t.values.div_ceil(BATCH_SIZE as u64)
             + t.keys
             + t.stage_reads;
-        self.lower_bound = pages
-            + self.oauth2_providers
-            + self.api_key_providers
-            + self.secrets_lower_bound
-            + t.upstream_lists;
     }
 
     pub fn record_calls(&mut self, counts: BTreeMap<String, u64>) {
@@ -100,11 +94,6 @@ impl AuditSummary {
             ("AuditDurationMs", "Milliseconds", self.duration_ms),
             ("ApiCalls", "Count", self.api_calls_total),
             ("ApiCallsLowerBound", "Count", self.lower_bound),
-            (
-                "SecretsApiCallsLowerBound",
-                "Count",
-                self.secrets_lower_bound,
-            ),
             (
                 "ProvidersAudited",
                 "Count",

@@ -10,6 +10,7 @@ use aws_sdk_bedrockagentcore as data;
 use aws_sdk_bedrockagentcorecontrol as control;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use control::types::{Oauth2ProviderConfigOutput, SecretSourceType};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::agentcore::access::{AccessFacts, KeyFacts, SecretAccess};
@@ -19,6 +20,7 @@ use crate::agentcore::discovery::{
 use crate::agentcore::probe::{DataPlane, ProbeFailure, ValueHash};
 use crate::agentcore::settings::{AgentCoreSettings, SettingsError};
 use crate::agentcore::AgentCoreHooks;
+use crate::aws::call_counter::CallCounter;
 use crate::findings::{Emitters, EmittersConfig, FindingsError};
 
 /// Model maximum page sizes: fewest List calls against a low, undocumented TPS quota.
@@ -43,7 +45,8 @@ fn error(operation: &'static str, err: &impl ProvideErrorMetadata) -> AgentCoreE
     AgentCoreError { operation, message }
 }
 
-/// Lists and gets every credential provider of both kinds.
+/// Lists and gets every credential provider of both kinds: Gets start while later List pages
+/// are still being read, with at most `concurrency` in flight.
 #[derive(Clone)]
 pub struct AgentCoreDirectory {
     client: control::Client,
@@ -52,18 +55,30 @@ pub struct AgentCoreDirectory {
 
 impl AgentCoreDirectory {
     pub fn new(sdk: &SdkConfig, settings: &AgentCoreSettings) -> Self {
-        let conf = control::config::Builder::from(sdk)
-            .retry_config(retry_config(settings))
-            .build();
+        Self::counted(sdk, settings, None)
+    }
+
+    /// With every attempt counted by `counter` (the audit summary's per-operation counts).
+    pub fn counted(
+        sdk: &SdkConfig,
+        settings: &AgentCoreSettings,
+        counter: Option<&CallCounter>,
+    ) -> Self {
+        let mut conf = control::config::Builder::from(sdk).retry_config(retry_config(settings));
+        if let Some(c) = counter {
+            conf = conf.interceptor(c.clone());
+        }
         Self {
-            client: control::Client::from_conf(conf),
+            client: control::Client::from_conf(conf.build()),
             concurrency: settings.concurrency.max(1),
         }
     }
 
-    /// Names only: list items carry no reference, and names keep memory small.
-    async fn names(&self) -> Result<Vec<(ProviderKind, String)>, AgentCoreError> {
-        let mut names = Vec::new();
+    /// Sends names page by page: list items carry no reference, and names keep memory small.
+    async fn list_names(
+        &self,
+        names: mpsc::Sender<(ProviderKind, String)>,
+    ) -> Result<(), AgentCoreError> {
         let mut oauth2 = self
             .client
             .list_oauth2_credential_providers()
@@ -73,7 +88,13 @@ impl AgentCoreDirectory {
             .send();
         while let Some(item) = oauth2.next().await {
             let item = item.map_err(|e| error("ListOauth2CredentialProviders", &e))?;
-            names.push((ProviderKind::Oauth2, item.name().to_string()));
+            if names
+                .send((ProviderKind::Oauth2, item.name().to_string()))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
         }
         let mut api_keys = self
             .client
@@ -84,43 +105,72 @@ impl AgentCoreDirectory {
             .send();
         while let Some(item) = api_keys.next().await {
             let item = item.map_err(|e| error("ListApiKeyCredentialProviders", &e))?;
-            names.push((ProviderKind::ApiKey, item.name().to_string()));
+            if names
+                .send((ProviderKind::ApiKey, item.name().to_string()))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
         }
-        Ok(names)
+        Ok(())
+    }
+
+    /// Gets each name as it arrives, `concurrency` at a time, and sends what it finds.
+    async fn get_each(
+        &self,
+        mut names: mpsc::Receiver<(ProviderKind, String)>,
+        found: mpsc::Sender<ProviderRef>,
+    ) -> Result<(), AgentCoreError> {
+        let mut in_flight = JoinSet::new();
+        let mut listing = true;
+        loop {
+            tokio::select! {
+                name = names.recv(), if listing && in_flight.len() < self.concurrency => match name {
+                    Some((kind, name)) => {
+                        in_flight.spawn(get_provider(self.client.clone(), kind, name));
+                    }
+                    None => listing = false,
+                },
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let result = joined.map_err(|e| AgentCoreError {
+                        operation: "GetCredentialProvider",
+                        message: format!("task failed: {e}"),
+                    })?;
+                    if let Some(p) = result? {
+                        if found.send(p).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                else => return Ok(()),
+            }
+        }
     }
 }
 
 #[async_trait]
 impl ProviderDirectory for AgentCoreDirectory {
     async fn providers(&self) -> Result<Vec<ProviderRef>, AgentCoreError> {
-        let mut pending = self.names().await?.into_iter();
-        let mut in_flight = JoinSet::new();
-        let mut found = Vec::new();
-        loop {
-            while in_flight.len() < self.concurrency {
-                let Some((kind, name)) = pending.next() else {
-                    break;
-                };
-                in_flight.spawn(get_provider(self.client.clone(), kind, name));
+        let (tx, mut rx) = mpsc::channel(self.concurrency * 4);
+        let collect = async move {
+            let mut found = Vec::new();
+            while let Some(p) = rx.recv().await {
+                found.push(p);
             }
-            let Some(joined) = in_flight.join_next().await else {
-                break;
-            };
-            let result = joined.map_err(|e| AgentCoreError {
-                operation: "GetCredentialProvider",
-                message: format!("task failed: {e}"),
-            })?;
-            match result {
-                Ok(Some(p)) => found.push(p),
-                Ok(None) => {}
-                Err(e) => {
-                    in_flight.abort_all();
-                    return Err(e);
-                }
-            }
-        }
+            found
+        };
+        let (discovered, mut found) = tokio::join!(self.each_provider(tx), collect);
+        discovered?;
         found.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         Ok(found)
+    }
+
+    async fn each_provider(&self, found: mpsc::Sender<ProviderRef>) -> Result<(), AgentCoreError> {
+        let (names_tx, names_rx) = mpsc::channel(self.concurrency * 4);
+        // Dropping the JoinSet (on error or when `found` closes) aborts the Gets in flight.
+        tokio::try_join!(self.list_names(names_tx), self.get_each(names_rx, found))?;
+        Ok(())
     }
 }
 

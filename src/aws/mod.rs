@@ -1,6 +1,7 @@
 //! Adapters over AWS SDK clients: the only modules (with `upstream::cognito`) that see SDK types.
 
 pub mod agentcore;
+pub mod call_counter;
 pub mod secrets_inventory;
 pub mod secrets_manager;
 

@@ -1,96 +1,25 @@
-//! Adapters of the drift audit: Secrets Manager and KMS reads ([`SecretsInventory`]), API-call
-//! counting ([`CallCounter`], an SDK interceptor), previous findings from Security Hub
-//! ([`SecurityHubHistory`]) and continuation events on EventBridge ([`EventBridgeContinuer`]).
+//! Adapters of the drift audit: Secrets Manager and KMS reads ([`SecretsInventory`]), previous
+//! findings from Security Hub ([`SecurityHubHistory`]) and continuation events on EventBridge
+//! ([`EventBridgeContinuer`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
-use aws_sdk_secretsmanager::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 use crate::audit::collect::{KeyPolicyRead, SecretInventory, SecretPage, LIST_PAGE};
 use crate::audit::lifecycle::{FindingHistory, PreviousFinding};
-use crate::audit::report::CallMeter;
 use crate::audit::snapshot::{Lookup, SecretMeta};
 use crate::audit::trigger::{Continuation, CONTINUATION_DETAIL_TYPE, CONTINUATION_SOURCE};
 use crate::findings::{Resource, ResourceKind, Scope, Timestamp, FINDING_ID_PREFIX};
 use crate::rotation::store::Payload;
 use crate::sensitive::SecretString;
 
-/// Counts every HTTP attempt (retries included) by operation name. Attach it to each client
-/// with `config::Builder::from(&sdk).interceptor(counter.clone())`.
-#[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
-
-impl CallCounter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn add(&self, operation: String) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(operation)
-            .or_default() += 1;
-    }
-}
-
-impl CallMeter for CallCounter {
-    fn counts(&self) -> BTreeMap<String, u64> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.add(operation_name(
-            context.request().headers().get("x-amz-target"),
-            context.request().uri(),
-        ));
-        Ok(())
-    }
-}
-
-/// JSON-protocol services name the operation in `X-Amz-Target` (`secretsmanager.DescribeSecret`);
-/// REST services in the path (`/identities/GetOauth2CredentialProvider`), except Security Hub
-/// and Lambda, whose paths name resources.
-pub fn operation_name(target: Option<&str>, uri: &str) -> String {
-    if let Some(t) = target {
-        return t.rsplit('.').next().unwrap_or(t).to_string();
-    }
-    let path = uri.split(['?', '#']).next().unwrap_or_default();
-    let path = path
-        .split("://")
-        .nth(1)
-        .map_or(path, |rest| rest.find('/').map_or("", |i| &rest[i..]));
-    match path {
-        "/findings/import" => "BatchImportFindings".into(),
-        "/findings" => "GetFindings".into(),
-        // Lambda puts the function (an ARN here) last; GetFunction is the audit's only call.
-        p if p.starts_with("/2015-03-31/functions/") => "GetFunction".into(),
-        p => p
-            .rsplit('/')
-            .find(|s| !s.is_empty())
-            .unwrap_or("unknown")
-            .to_string(),
-    }
-}
+pub use super::call_counter::CallCounter;
 
 /// Standard retries with exponential back-off, more attempts than the default: an audit is
 /// read-only and would rather wait out throttling than report a gap.
@@ -585,17 +514,19 @@ pub fn auditor(
         .map(|r| r.to_string())
         .ok_or("no AWS Region configured (set AWS_REGION)")?;
     let mut auditor = Auditor::new(
-        Arc::new(super::agentcore::AgentCoreDirectory::new(
+        Arc::new(super::agentcore::AgentCoreDirectory::counted(
             agentcore_sdk,
             &settings,
+            Some(counter),
         )),
         Arc::new(SecretsInventory::new(sdk, Some(counter))),
         publish,
         region,
         config,
     );
-    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::new(
+    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::counted(
         sdk.clone(),
+        counter,
     )));
     auditor.meter = Some(Arc::new(counter.clone()));
     auditor.account = lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty());
@@ -609,43 +540,4 @@ pub fn auditor(
         )));
     }
     Ok(auditor)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operations_are_named_from_the_target_header_or_the_path() {
-        assert_eq!(
-            operation_name(Some("secretsmanager.DescribeSecret"), "http://x/"),
-            "DescribeSecret"
-        );
-        assert_eq!(
-            operation_name(Some("TrentService.GetKeyPolicy"), "/"),
-            "GetKeyPolicy"
-        );
-        assert_eq!(
-            operation_name(
-                None,
-                "http://127.0.0.1:9/identities/GetOauth2CredentialProvider"
-            ),
-            "GetOauth2CredentialProvider"
-        );
-        assert_eq!(
-            operation_name(
-                None,
-                "https://securityhub.us-east-1.amazonaws.com/findings/import"
-            ),
-            "BatchImportFindings"
-        );
-        assert_eq!(operation_name(None, "/findings?x=1"), "GetFindings");
-        assert_eq!(
-            operation_name(
-                None,
-                "http://127.0.0.1:9/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Ar"
-            ),
-            "GetFunction"
-        );
-    }
 }

@@ -14,6 +14,7 @@ use super::{
     AddedSecret, Capabilities, ClientRef, Upstream, UpstreamDirectory, UpstreamError,
     UpstreamSecret,
 };
+use crate::aws::call_counter::CallCounter;
 use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::sensitive::SecretString;
 
@@ -182,6 +183,7 @@ impl Upstream for Cognito {
 pub struct AwsUpstreams {
     base: SdkConfig,
     cognito: Mutex<HashMap<String, Client>>,
+    counter: Option<CallCounter>,
 }
 
 impl AwsUpstreams {
@@ -189,6 +191,15 @@ impl AwsUpstreams {
         Self {
             base,
             cognito: Mutex::new(HashMap::new()),
+            counter: None,
+        }
+    }
+
+    /// With every IdP API attempt counted by `counter` (the audit summary).
+    pub fn counted(base: SdkConfig, counter: &CallCounter) -> Self {
+        Self {
+            counter: Some(counter.clone()),
+            ..Self::new(base)
         }
     }
 
@@ -197,10 +208,12 @@ impl AwsUpstreams {
         clients
             .entry(region.to_string())
             .or_insert_with(|| {
-                let conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
-                    .region(aws_config::Region::new(region.to_string()))
-                    .build();
-                Client::from_conf(conf)
+                let mut conf = aws_sdk_cognitoidentityprovider::config::Builder::from(&self.base)
+                    .region(aws_config::Region::new(region.to_string()));
+                if let Some(c) = &self.counter {
+                    conf = conf.interceptor(c.clone());
+                }
+                Client::from_conf(conf.build())
             })
             .clone()
     }

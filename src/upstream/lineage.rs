@@ -4,7 +4,10 @@
 //! own id: versions are immutable once stored. Instead each version records the ids that were
 //! live *before* its value was pushed (`rotationState.upstreamIdsBefore`). A version's secret is
 //! then the live id that is new relative to that version and, if a later version exists, already
-//! present before the later one was pushed.
+//! present before the later one was pushed. When several ids qualify (someone added a secret at
+//! the IdP after the rotation), the version's is the one created first: setSecret pushes once and
+//! takes the first new id as its own on retry, so anything created later is not the version's.
+//! Without creation dates for all of them, or with a tie, it stays ambiguous.
 
 use crate::secret_doc::SecretDocument;
 
@@ -48,17 +51,33 @@ pub fn resolve(
     let later_before = later
         .and_then(|l| l.state.as_ref())
         .map(|s| s.upstream_ids_before.as_slice());
-    let candidates: Vec<String> = live
+    let candidates: Vec<&UpstreamSecret> = live
         .iter()
-        .map(|s| &s.id)
-        .filter(|id| before.is_none_or(|b| !b.contains(id)))
-        .filter(|id| later_before.is_none_or(|b| b.contains(id)))
-        .cloned()
+        .filter(|s| before.is_none_or(|b| !b.contains(&s.id)))
+        .filter(|s| later_before.is_none_or(|b| b.contains(&s.id)))
         .collect();
-    match candidates.len() {
-        0 => Lineage::Absent,
-        1 => Lineage::Live(candidates.into_iter().next().unwrap_or_default()),
-        _ => Lineage::Ambiguous(candidates),
+    match candidates.as_slice() {
+        [] => Lineage::Absent,
+        [one] => Lineage::Live(one.id.clone()),
+        // Only a version the rotator pushed (it has a snapshot) has a first-created secret.
+        many if before.is_some() => first_created(many).map_or_else(
+            || Lineage::Ambiguous(many.iter().map(|s| s.id.clone()).collect()),
+            |s| Lineage::Live(s.id.clone()),
+        ),
+        many => Lineage::Ambiguous(many.iter().map(|s| s.id.clone()).collect()),
+    }
+}
+
+/// The secret created strictly before every other one, if all creation dates are known.
+fn first_created<'a>(secrets: &[&'a UpstreamSecret]) -> Option<&'a UpstreamSecret> {
+    let mut dated: Vec<(std::time::SystemTime, &UpstreamSecret)> = secrets
+        .iter()
+        .map(|s| s.created.map(|c| (c, *s)))
+        .collect::<Option<_>>()?;
+    dated.sort_by_key(|(c, _)| *c);
+    match dated.as_slice() {
+        [(first, s), (second, _), ..] if first < second => Some(*s),
+        _ => None,
     }
 }
 
@@ -77,6 +96,39 @@ mod tests {
             v["rotationState"] = json!({"upstreamIdsBefore": b, "createdAt": 1});
         }
         SecretDocument::parse(Some(&SecretString::new(v.to_string()))).unwrap()
+    }
+
+    fn dated(ids: &[(&str, u64)]) -> Vec<UpstreamSecret> {
+        ids.iter()
+            .map(|(id, at)| UpstreamSecret {
+                id: id.to_string(),
+                created: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_secret_added_after_the_rotation_is_not_the_versions() {
+        let current = doc(None, Some(&["a"]));
+        // b was pushed by the rotation; c was added at the IdP later.
+        assert_eq!(
+            resolve(&current, None, &dated(&[("a", 1), ("b", 5), ("c", 9)])),
+            Lineage::Live("b".into())
+        );
+        // Same second, or a date missing: no guess.
+        assert_eq!(
+            resolve(&current, None, &dated(&[("b", 5), ("c", 5)])),
+            Lineage::Ambiguous(vec!["b".into(), "c".into()])
+        );
+        assert_eq!(
+            resolve(&current, None, &live(&["b", "c"])),
+            Lineage::Ambiguous(vec!["b".into(), "c".into()])
+        );
+        // A document the rotator never pushed has no first secret.
+        assert_eq!(
+            resolve(&doc(None, None), None, &dated(&[("b", 5), ("c", 9)])),
+            Lineage::Ambiguous(vec!["b".into(), "c".into()])
+        );
     }
 
     fn live(ids: &[&str]) -> Vec<UpstreamSecret> {
