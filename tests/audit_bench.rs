@@ -7,13 +7,17 @@
 //!   one GetSecretValue per provider.
 //!
 //! Sizes: AUDIT_BENCH_PROVIDERS (default 10000), AUDIT_BENCH_SECRETS (default 2000).
+//! AUDIT_BENCH_LATENCY_MS (default 0) puts a proxy adding that round trip to every call of both
+//! audits in front of moto and the emulator (seeding goes direct).
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agentcore_rotator::audit::collect::par_map;
+use agentcore_rotator_testkit::latency::LatencyProxy;
+use agentcore_rotator_testkit::moto::{sdk_config_for, REGION};
 use agentcore_rotator_testkit::stack::LocalStack;
 use aws_sdk_bedrockagentcorecontrol::types::{
     CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput, Oauth2Discovery,
@@ -92,8 +96,10 @@ async fn seed(stack: &LocalStack, providers: usize, secrets: usize) -> Vec<Strin
 }
 
 /// What a user would script: list, Get each provider, read each provider's secret.
-async fn naive(stack: &LocalStack) -> (usize, u64) {
-    let control = stack.agentcore_control();
+async fn naive(
+    control: &aws_sdk_bedrockagentcorecontrol::Client,
+    sm: &aws_sdk_secretsmanager::Client,
+) -> (usize, u64) {
     let mut names = Vec::new();
     let mut pages = control
         .list_oauth2_credential_providers()
@@ -118,7 +124,7 @@ async fn naive(stack: &LocalStack) -> (usize, u64) {
             .map(|a| a.secret_arn().to_string())
             .unwrap_or_default();
         let key = p.client_secret_json_key().unwrap_or_default().to_string();
-        match stack.sm.get_secret_value().secret_id(&arn).send().await {
+        match sm.get_secret_value().secret_id(&arn).send().await {
             Ok(v) => {
                 let doc: Value = serde_json::from_str(v.secret_string().unwrap_or("null"))
                     .unwrap_or(Value::Null);
@@ -162,6 +168,54 @@ async fn bench_audit_against_a_naive_sequential_script() {
         t.elapsed().as_secs_f64()
     );
 
+    // One pair of runs per added round trip (see testkit::latency), on the same seeded stack.
+    let latencies: Vec<u64> = std::env::var("AUDIT_BENCH_LATENCY_MS")
+        .unwrap_or_else(|_| "0,5".into())
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .expect("AUDIT_BENCH_LATENCY_MS: comma-separated ms")
+        })
+        .collect();
+    for latency in latencies {
+        compare(&stack, n, m, latency).await;
+    }
+}
+
+/// The engine, then the naive script, with `latency` ms added to every call of both.
+async fn compare(stack: &LocalStack, n: usize, m: usize, latency: u64) {
+    let (moto, agentcore) = if latency > 0 {
+        let delay = Duration::from_millis(latency);
+        (
+            LatencyProxy::start(&stack.moto.endpoint, delay)
+                .endpoint()
+                .to_string(),
+            LatencyProxy::start(stack.agentcore.endpoint(), delay)
+                .endpoint()
+                .to_string(),
+        )
+    } else {
+        (
+            stack.moto.endpoint.clone(),
+            stack.agentcore.endpoint().to_string(),
+        )
+    };
+    let env: Vec<(&str, String)> = stack
+        .aws_env()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if v == stack.moto.endpoint {
+                moto.clone()
+            } else if v == stack.agentcore.endpoint() {
+                agentcore.clone()
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+
     let cli = std::env::var("AUDIT_BENCH_CLI")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_agentcore-rotator").to_string());
     stack.agentcore.reset_call_counts();
@@ -170,7 +224,7 @@ async fn bench_audit_against_a_naive_sequential_script() {
         .arg("-v")
         .arg(&cli)
         .args(["audit", "--format", "json", "--fail-on", "none"])
-        .envs(stack.aws_env())
+        .envs(env)
         .env("ROTATOR_AGENTCORE_CONCURRENCY", "16")
         .env("ROTATOR_AUDIT_CONCURRENCY", "32")
         .output()
@@ -182,8 +236,8 @@ async fn bench_audit_against_a_naive_sequential_script() {
     let summary = &doc["summary"];
     // The CLI counts every call it makes (AgentCore included); the emulator's own counters
     // check the AgentCore part.
-    let agentcore: BTreeMap<String, u64> = stack.agentcore.call_counts();
-    for (op, n) in &agentcore {
+    let emulated: BTreeMap<String, u64> = stack.agentcore.call_counts();
+    for (op, n) in &emulated {
         assert_eq!(
             summary["apiCalls"][op].as_u64(),
             Some(*n),
@@ -196,11 +250,15 @@ async fn bench_audit_against_a_naive_sequential_script() {
 
     stack.agentcore.reset_call_counts();
     let t = Instant::now();
-    let (naive_problems, naive_calls) = naive(&stack).await;
+    let (naive_problems, naive_calls) = naive(
+        &aws_sdk_bedrockagentcorecontrol::Client::new(&sdk_config_for(&agentcore, REGION)),
+        &aws_sdk_secretsmanager::Client::new(&sdk_config_for(&moto, REGION)),
+    )
+    .await;
     let naive_secs = t.elapsed().as_secs_f64();
 
     let report = json!({
-        "providers": n, "secrets": m,
+        "providers": n, "secrets": m, "addedLatencyMs": latency,
         "engine": {"seconds": engine_secs, "apiCalls": total, "lowerBound": bound,
                    "ratioToLowerBound": total as f64 / bound as f64, "peakRssKb": rss,
                    "byOperation": summary["apiCalls"],

@@ -179,7 +179,7 @@ impl Auditor {
             ..AuditSummary::default()
         };
         tracing::info!(target: "audit", audit_id = %summary.audit_id, trigger = trigger.kind, reason = %trigger.reason, "audit started");
-        self.progress("listing providers", 0, 0);
+        self.progress("discovering providers", 0, 0);
         let collector = Collector::new(
             self.inventory.clone(),
             self.upstreams.clone(),
@@ -214,6 +214,9 @@ impl Auditor {
                     }
                 }
                 providers.push(p);
+                if providers.len() % 500 == 0 {
+                    self.progress("discovering providers", providers.len() as u64, 0);
+                }
             }
             providers
         };

@@ -83,15 +83,17 @@ struct Stderr(Mutex<Option<Instant>>);
 
 impl Progress for Stderr {
     fn update(&self, stage: &str, done: u64, total: u64) {
+        // At most one line a second, except a stage's first and last (total 0: unknown).
         let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if done < total && last.is_some_and(|t| t.elapsed().as_secs() < 1) {
+        let boundary = done == 0 || (total > 0 && done >= total);
+        if !boundary && last.is_some_and(|t| t.elapsed().as_secs() < 1) {
             return;
         }
         *last = Some(Instant::now());
-        if total > 0 {
-            eprintln!("audit: {stage} {done}/{total}");
-        } else {
-            eprintln!("audit: {stage}");
+        match (done, total) {
+            (_, t) if t > 0 => eprintln!("audit: {stage} {done}/{total}"),
+            (0, _) => eprintln!("audit: {stage}"),
+            _ => eprintln!("audit: {stage} {done}"),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod agentcore;
 pub mod cognito;
 pub mod conductor;
 pub mod findings_route;
+pub mod latency;
 pub mod moto;
 pub mod oidc;
 pub mod stack;
