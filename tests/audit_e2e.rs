@@ -556,3 +556,92 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
         "{summary:?}"
     );
 }
+
+/// The drift-audit Lambda as deployed: production wiring (`secrets_inventory::auditor`), the
+/// handler, a deadline that allows one wave per invocation, and the continuation travelling as
+/// a real EventBridge event (bus → rule → queue here, bus → rule → function in the template).
+#[tokio::test]
+async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
+    use agentcore_rotator::audit::handler;
+    use agentcore_rotator::aws::secrets_inventory::auditor;
+    use agentcore_rotator_testkit::findings_route::BusToQueue;
+    use lambda_runtime::{Context, LambdaEvent};
+
+    let stack = LocalStack::start();
+    let run = std::process::id();
+    let mut secrets = Vec::new();
+    for i in 0..5 {
+        // The last one names the wrong key: one REF-003 for its provider, reported once.
+        let key = if i == 4 { "secret" } else { "clientSecret" };
+        let arn = stack
+            .sm
+            .create_secret()
+            .name(format!("continued/{run}/s{i}"))
+            .secret_string(json!({"clientId": format!("c{i}"), key: "x-value-0123"}).to_string())
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn
+            .unwrap();
+        allow_agentcore(&stack, &arn).await;
+        external_to(&stack, &format!("continued-{i}"), &arn, &format!("c{i}")).await;
+        secrets.push(arn);
+    }
+    let route = BusToQueue::create().await;
+    let mut env: BTreeMap<&str, String> = stack.aws_env().into_iter().collect();
+    env.insert("ROTATOR_FINDINGS_EVENT_BUS", route.bus.clone());
+    let out = Arc::new(Collected::default());
+    let mut lambda = auditor(
+        &stack.moto.sdk_config(),
+        &stack.agentcore.sdk_config(),
+        |k| env.get(k).cloned(),
+        out.clone(),
+        &CallCounter::new(),
+    )
+    .expect("wiring");
+    lambda.config.wave_size = 2;
+    lambda.config.time_margin = std::time::Duration::from_secs(3600);
+
+    let mut payload = json!({});
+    let mut statuses = Vec::new();
+    let mut audited = 0;
+    for _ in 0..6 {
+        let mut context = Context::default();
+        context.invoked_function_arn =
+            format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:drift-audit");
+        context.deadline = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 60_000) as u64;
+        let response = handler::handle(&lambda, "Ns", LambdaEvent::new(payload, context))
+            .await
+            .expect("invocation");
+        audited += response["summary"]["secrets"].as_u64().unwrap();
+        statuses.push(response["status"].as_str().unwrap().to_string());
+        if response["status"] == "complete" {
+            break;
+        }
+        assert_eq!(response["continuationScheduled"], true, "{response}");
+        // What the continuation rule would deliver to the function: the event itself.
+        let events = route.receive(1).await;
+        let next = events
+            .into_iter()
+            .find(|e| e["detail-type"] == "Drift Audit Continuation")
+            .expect("a continuation event on the bus");
+        assert_eq!(next["detail"]["continuation"], response["continuation"]);
+        payload = next;
+    }
+    assert_eq!(statuses, ["continued", "continued", "complete"]);
+    assert_eq!(audited, 5, "each secret once");
+    let findings = out.take();
+    let ref003: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule_id() == "REF-003")
+        .collect();
+    assert_eq!(ref003.len(), 1, "{findings:?}");
+    assert!(ref003[0]
+        .resources()
+        .iter()
+        .any(|r| r.arn_or_id() == provider_arn("continued-4")));
+}
