@@ -178,13 +178,25 @@ async fn bench_audit_against_a_naive_sequential_script() {
                 .expect("AUDIT_BENCH_LATENCY_MS: comma-separated ms")
         })
         .collect();
+    let mut baseline = None;
     for latency in latencies {
-        compare(&stack, n, m, latency).await;
+        let naive_secs = compare(&stack, n, m, latency, baseline).await;
+        if latency == 0 {
+            baseline = Some(naive_secs);
+        }
     }
 }
 
-/// The engine, then the naive script, with `latency` ms added to every call of both.
-async fn compare(stack: &LocalStack, n: usize, m: usize, latency: u64) {
+/// The engine, then the naive script, with `latency` ms added to every call of both; returns
+/// the naive script's seconds. With the naive time of a run without added latency, the report
+/// also gives the round trip the proxy really added per sequential call.
+async fn compare(
+    stack: &LocalStack,
+    n: usize,
+    m: usize,
+    latency: u64,
+    baseline: Option<f64>,
+) -> f64 {
     let (moto, agentcore) = if latency > 0 {
         let delay = Duration::from_millis(latency);
         (
@@ -265,7 +277,9 @@ async fn compare(stack: &LocalStack, n: usize, m: usize, latency: u64) {
                    "activeFindings": summary["active"]},
         "naive": {"seconds": naive_secs, "apiCalls": naive_calls, "problems": naive_problems},
         "speedup": naive_secs / engine_secs,
+        "measuredAddedMsPerCall": baseline.map(|b| (naive_secs - b) * 1000.0 / naive_calls as f64),
     });
     println!("AUDIT_BENCH {report}");
     assert!(total as f64 <= 1.1 * bound as f64, "{report}");
+    naive_secs
 }

@@ -131,6 +131,8 @@ pub struct Tally {
     pub upstream_lists: u64,
     pub stage_reads: u64,
     pub probes: u64,
+    /// Security Hub GetFindings pages read for the findings lifecycle.
+    pub history_pages: u64,
 }
 
 impl Tally {
@@ -144,6 +146,7 @@ impl Tally {
         self.upstream_lists += o.upstream_lists;
         self.stage_reads += o.stage_reads;
         self.probes += o.probes;
+        self.history_pages += o.history_pages;
     }
 }
 
@@ -249,6 +252,17 @@ impl Collector {
         let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
         ahead.0.extend(secrets);
         ahead.1.add(&tally);
+    }
+
+    /// How many secrets' facts are waiting for their wave.
+    pub fn ahead_count(&self) -> usize {
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+
+    /// Whether every one of `references` was read ahead (and not taken yet).
+    pub fn all_ahead(&self, references: &[String]) -> bool {
+        let ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        references.iter().all(|r| ahead.0.contains_key(r))
     }
 
     /// What reading ahead has taken so far (then zero).
@@ -570,11 +584,11 @@ impl Collector {
         };
         let (current_lineage, previous_lineage, pending_lineage) = match &live {
             Some(l) => (
-                lineage::resolve(&current, pending.as_ref(), l),
+                lineage::attribute(&current, pending.as_ref(), l),
                 previous
                     .as_ref()
-                    .map(|p| lineage::resolve(p, Some(&current), l)),
-                pending.as_ref().map(|p| lineage::resolve(p, None, l)),
+                    .map(|p| lineage::attribute(p, Some(&current), l)),
+                pending.as_ref().map(|p| lineage::attribute(p, None, l)),
             ),
             None => (Lineage::Absent, None, None),
         };

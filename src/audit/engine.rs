@@ -192,7 +192,16 @@ impl Auditor {
         // secret metadata from ListSecrets pages meanwhile (100 secrets per call instead of one
         // DescribeSecret each); a targeted one describes its few secrets.
         let (listed_tx, listed_rx) = watch::channel(false);
-        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, self.config.read_ahead);
+        // Reading ahead stops where the waves would stop: whatever it has not read by then is
+        // left to the waves and, past the deadline, to the continuation.
+        let read_until =
+            deadline.map(|d| d.checked_sub(self.config.time_margin).unwrap_or(started));
+        let mut prefetch = Prefetcher::start(
+            collector.clone(),
+            listed_rx,
+            self.config.read_ahead,
+            read_until,
+        );
         let (found_tx, mut found_rx) = mpsc::channel::<ProviderRef>(256);
         let listing = async {
             let pages = if full {
@@ -203,7 +212,7 @@ impl Auditor {
                 0
             };
             let _ = listed_tx.send(true);
-            pages
+            Ok(pages)
         };
         let gathering = async {
             let mut providers = Vec::new();
@@ -218,15 +227,15 @@ impl Auditor {
                     self.progress("discovering providers", providers.len() as u64, 0);
                 }
             }
-            providers
+            Ok(providers)
         };
-        // Boxed: SDK futures are large, and debug builds run them on small test stacks.
-        let (discovered, listed_pages, mut providers) = tokio::join!(
+        // Boxed: SDK futures are large, and debug builds run them on small test stacks. A
+        // discovery error ends the listing too.
+        let ((), listed_pages, mut providers) = tokio::try_join!(
             Box::pin(self.directory.each_provider(found_tx)),
             Box::pin(listing),
             Box::pin(gathering)
-        );
-        discovered?;
+        )?;
         providers.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         summary.tally.listed_pages = listed_pages;
         summary.oauth2_providers = providers
@@ -256,7 +265,12 @@ impl Auditor {
         let (mut units, loose) = group(providers, &trigger.scope, &selector);
         // Only what referenced secrets need is kept past this point.
         collector.retain_listed(|arn| units.contains_key(arn));
-        let mut ledger = match Box::pin(self.history.active(&scope)).await {
+        let previous = Box::pin(self.history.active(&scope)).await;
+        if let Some(size) = self.history.page_size() {
+            let read = previous.as_ref().map_or(0, Vec::len);
+            summary.tally.history_pages = read.div_ceil(size).max(1) as u64;
+        }
+        let mut ledger = match previous {
             Ok(previous) => Ledger::new(previous),
             Err(e) => {
                 tracing::warn!(target: "audit", error = %e, "previous findings unavailable; nothing will be reported resolved");
@@ -315,8 +329,11 @@ impl Auditor {
             summary.secrets += wave.len() as u64;
             self.progress("auditing secrets", done, total);
             let last_wave = wave_started.elapsed();
-            let more = i + 1 < waves.len();
-            if more && self.out_of_time(deadline, last_wave) {
+            // A wave whose secrets were all read ahead costs only evaluation and publishing.
+            let next_needs_reads = waves
+                .get(i + 1)
+                .is_some_and(|next| !collector.all_ahead(next));
+            if next_needs_reads && self.out_of_time(deadline, last_wave) {
                 stopped_after = wave.last().cloned();
                 break;
             }
@@ -347,6 +364,7 @@ impl Auditor {
             self.emit(&mut summary, evaluation).await;
         }
 
+        summary.read_ahead_unused = collector.ahead_count() as u64;
         if let Some(meter) = &self.meter {
             summary.record_calls(delta(&calls_before, meter.counts()));
         }

@@ -32,6 +32,11 @@ pub struct PreviousFinding {
 pub trait FindingHistory: Send + Sync {
     /// Findings of ours still active in `scope`'s account and Region.
     async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String>;
+
+    /// Findings per read, when reading them costs API calls (for the lower bound).
+    fn page_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// No history: nothing is ever reported resolved.

@@ -5,10 +5,12 @@
 //! Each secret is offered once, in discovery order; offers are batched and read by a few
 //! workers through [`Collector::read_ahead`]; the waves then take the facts from the collector.
 //! Workers start once the ListSecrets listing (if any) is in, so listed secrets are not
-//! described one by one. At most `limit` secrets are read ahead (memory), the rest in waves.
+//! described one by one. At most `limit` secrets are read ahead (memory), and none once the
+//! invocation's deadline (less its margin) is near; the rest are read in their waves.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -31,8 +33,14 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
-    /// Workers wait until `listed` turns true (or its sender is dropped).
-    pub fn start(collector: Arc<Collector>, listed: watch::Receiver<bool>, limit: usize) -> Self {
+    /// Workers wait until `listed` turns true (or its sender is dropped), and read no batch
+    /// after `until` (the invocation's deadline less its margin): the waves read those.
+    pub fn start(
+        collector: Arc<Collector>,
+        listed: watch::Receiver<bool>,
+        limit: usize,
+        until: Option<Instant>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Vec<String>>();
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let mut workers = JoinSet::new();
@@ -44,6 +52,9 @@ impl Prefetcher {
                 loop {
                     let batch = rx.lock().await.recv().await;
                     let Some(batch) = batch else { break };
+                    if until.is_some_and(|u| Instant::now() >= u) {
+                        continue;
+                    }
                     Box::pin(collector.read_ahead(batch)).await;
                 }
             });
@@ -156,7 +167,7 @@ mod tests {
         let collector =
             Collector::new(inventory.clone(), None, "us-east-1", AuditConfig::default());
         let (listed_tx, listed_rx) = watch::channel(false);
-        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, 1000);
+        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, 1000, None);
         for i in 0..250 {
             prefetch.offer(&arn(i));
             prefetch.offer(&arn(i)); // five providers per secret, say
@@ -190,12 +201,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn nothing_is_read_ahead_past_the_deadline() {
+        let inventory = Arc::new(Recording::default());
+        let collector =
+            Collector::new(inventory.clone(), None, "us-east-1", AuditConfig::default());
+        let (_, listed_rx) = watch::channel(false);
+        let mut prefetch =
+            Prefetcher::start(collector.clone(), listed_rx, 1000, Some(Instant::now()));
+        for i in 0..150 {
+            prefetch.offer(&arn(i));
+        }
+        prefetch.finish().await;
+        assert!(inventory.described.lock().unwrap().is_empty());
+        assert_eq!(collector.ahead_count(), 0);
+        assert!(!collector.all_ahead(&[arn(0)]));
+    }
+
+    #[tokio::test]
     async fn past_the_limit_secrets_are_left_to_their_waves() {
         let inventory = Arc::new(Recording::default());
         let collector =
             Collector::new(inventory.clone(), None, "us-east-1", AuditConfig::default());
         let (_, listed_rx) = watch::channel(false);
-        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, 30);
+        let mut prefetch = Prefetcher::start(collector.clone(), listed_rx, 30, None);
         for i in 0..40 {
             prefetch.offer(&arn(i));
         }

@@ -36,6 +36,9 @@ pub struct AuditSummary {
     pub api_calls: BTreeMap<String, u64>,
     pub api_calls_total: u64,
     pub lower_bound: u64,
+    /// Secrets whose facts were read ahead and not reached by a wave of this invocation (a
+    /// continued audit reads them again): reads the lower bound counts but no finding used.
+    pub read_ahead_unused: u64,
     pub duration_ms: u64,
     #[serde(skip)]
     pub tally: Tally,
@@ -47,7 +50,9 @@ impl AuditSummary {
     /// secret the listing did not return, one GetResourcePolicy per secret, one GetFunction
     /// per distinct rotation function, values 20 per call,
     /// one key policy per customer key, one upstream list per rotator secret, and the older
-    /// versions lineage needs. Token probes are plain HTTPS, not SDK calls: not counted.
+    /// versions lineage needs, and the GetFindings pages of the findings lifecycle. Token probes
+    /// are plain HTTPS, not SDK calls; delivering findings is output, not reading: neither is
+    /// counted here.
     pub fn compute_lower_bound(&mut self) {
         let t = &self.tally;
         let pages = self.oauth2_providers.div_ceil(OAUTH2_PAGE).max(1)
@@ -62,7 +67,8 @@ impl AuditSummary {
             + t.policies
             + t.values.div_ceil(BATCH_SIZE as u64)
             + t.keys
-            + t.stage_reads;
+            + t.stage_reads
+            + t.history_pages;
     }
 
     pub fn record_calls(&mut self, counts: BTreeMap<String, u64>) {

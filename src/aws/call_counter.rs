@@ -1,6 +1,6 @@
-//! API calls counted by operation: an SDK interceptor shared by every client of one audit
-//! (Secrets Manager, KMS, Lambda, AgentCore, Cognito, Security Hub), so the audit summary can
-//! compare what it spent with the lower bound.
+//! API calls counted by operation: an SDK interceptor shared by every client the audit reads
+//! through (Secrets Manager, KMS, Lambda, AgentCore, Cognito, Security Hub GetFindings), so the
+//! audit summary can compare what it spent with the lower bound.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -337,6 +337,9 @@ pub struct SecurityHubHistory {
     client: aws_sdk_securityhub::Client,
 }
 
+/// GetFindings page size (the model maximum).
+const HISTORY_PAGE: usize = 100;
+
 impl SecurityHubHistory {
     pub fn new(sdk: &SdkConfig, counter: Option<&CallCounter>) -> Self {
         let mut conf =
@@ -352,6 +355,10 @@ impl SecurityHubHistory {
 
 #[async_trait]
 impl FindingHistory for SecurityHubHistory {
+    fn page_size(&self) -> Option<usize> {
+        Some(HISTORY_PAGE)
+    }
+
     async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String> {
         use aws_sdk_securityhub::types::{
             AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
@@ -386,7 +393,7 @@ impl FindingHistory for SecurityHubHistory {
                 .client
                 .get_findings()
                 .filters(filters.clone())
-                .max_results(100)
+                .max_results(HISTORY_PAGE as i32)
                 .set_next_token(next.take())
                 .send()
                 .await

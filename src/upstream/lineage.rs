@@ -5,9 +5,9 @@
 //! live *before* its value was pushed (`rotationState.upstreamIdsBefore`). A version's secret is
 //! then the live id that is new relative to that version and, if a later version exists, already
 //! present before the later one was pushed. When several ids qualify (someone added a secret at
-//! the IdP after the rotation), the version's is the one created first: setSecret pushes once and
-//! takes the first new id as its own on retry, so anything created later is not the version's.
-//! Without creation dates for all of them, or with a tie, it stays ambiguous.
+//! the IdP after the rotation), [`resolve`] says ambiguous, and the rotation removes nothing on
+//! that guess. The audit reports with [`attribute`], which takes the one created first as the
+//! version's: a secret added by hand after a rotation is then reported as the orphan it is.
 
 use crate::secret_doc::SecretDocument;
 
@@ -51,20 +51,37 @@ pub fn resolve(
     let later_before = later
         .and_then(|l| l.state.as_ref())
         .map(|s| s.upstream_ids_before.as_slice());
-    let candidates: Vec<&UpstreamSecret> = live
+    let candidates: Vec<String> = live
         .iter()
-        .filter(|s| before.is_none_or(|b| !b.contains(&s.id)))
-        .filter(|s| later_before.is_none_or(|b| b.contains(&s.id)))
+        .map(|s| &s.id)
+        .filter(|id| before.is_none_or(|b| !b.contains(id)))
+        .filter(|id| later_before.is_none_or(|b| b.contains(id)))
+        .cloned()
         .collect();
-    match candidates.as_slice() {
-        [] => Lineage::Absent,
-        [one] => Lineage::Live(one.id.clone()),
-        // Only a version the rotator pushed (it has a snapshot) has a first-created secret.
-        many if before.is_some() => first_created(many).map_or_else(
-            || Lineage::Ambiguous(many.iter().map(|s| s.id.clone()).collect()),
-            |s| Lineage::Live(s.id.clone()),
-        ),
-        many => Lineage::Ambiguous(many.iter().map(|s| s.id.clone()).collect()),
+    match candidates.len() {
+        0 => Lineage::Absent,
+        1 => Lineage::Live(candidates.into_iter().next().unwrap_or_default()),
+        _ => Lineage::Ambiguous(candidates),
+    }
+}
+
+/// [`resolve`], except that among several candidates of a version the rotator pushed (it has a
+/// snapshot) the one created strictly first is the version's. For reporting only: setSecret
+/// pushes once, so a later one is someone else's; but a secret added while setSecret ran could
+/// be the earlier one, so nothing may be removed on this answer.
+pub fn attribute(
+    doc: &SecretDocument,
+    later: Option<&SecretDocument>,
+    live: &[UpstreamSecret],
+) -> Lineage {
+    match resolve(doc, later, live) {
+        Lineage::Ambiguous(ids) if doc.state.is_some() => {
+            let candidates: Vec<&UpstreamSecret> =
+                live.iter().filter(|s| ids.contains(&s.id)).collect();
+            first_created(&candidates)
+                .map_or(Lineage::Ambiguous(ids), |s| Lineage::Live(s.id.clone()))
+        }
+        other => other,
     }
 }
 
@@ -108,25 +125,30 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_added_after_the_rotation_is_not_the_versions() {
+    fn the_audit_attributes_the_first_created_secret_and_the_rotation_does_not_guess() {
         let current = doc(None, Some(&["a"]));
+        let live_now = dated(&[("a", 1), ("b", 5), ("c", 9)]);
         // b was pushed by the rotation; c was added at the IdP later.
         assert_eq!(
-            resolve(&current, None, &dated(&[("a", 1), ("b", 5), ("c", 9)])),
+            attribute(&current, None, &live_now),
             Lineage::Live("b".into())
         );
-        // Same second, or a date missing: no guess.
         assert_eq!(
-            resolve(&current, None, &dated(&[("b", 5), ("c", 5)])),
+            resolve(&current, None, &live_now),
+            Lineage::Ambiguous(vec!["b".into(), "c".into()])
+        );
+        // Same second, or a date missing: no answer.
+        assert_eq!(
+            attribute(&current, None, &dated(&[("b", 5), ("c", 5)])),
             Lineage::Ambiguous(vec!["b".into(), "c".into()])
         );
         assert_eq!(
-            resolve(&current, None, &live(&["b", "c"])),
+            attribute(&current, None, &live(&["b", "c"])),
             Lineage::Ambiguous(vec!["b".into(), "c".into()])
         );
         // A document the rotator never pushed has no first secret.
         assert_eq!(
-            resolve(&doc(None, None), None, &dated(&[("b", 5), ("c", 9)])),
+            attribute(&doc(None, None), None, &dated(&[("b", 5), ("c", 9)])),
             Lineage::Ambiguous(vec!["b".into(), "c".into()])
         );
     }
