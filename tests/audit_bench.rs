@@ -7,8 +7,8 @@
 //!   one GetSecretValue per provider.
 //!
 //! Sizes: AUDIT_BENCH_PROVIDERS (default 10000), AUDIT_BENCH_SECRETS (default 2000).
-//! AUDIT_BENCH_LATENCY_MS (default 0) puts a proxy adding that round trip to every call of both
-//! audits in front of moto and the emulator (seeding goes direct).
+//! AUDIT_BENCH_LATENCY_MS (default 0,2,5): one engine/naive pair per value, with a proxy in front
+//! of moto and the emulator holding every call of both audits that many ms (seeding goes direct).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -170,7 +170,7 @@ async fn bench_audit_against_a_naive_sequential_script() {
 
     // One pair of runs per added round trip (see testkit::latency), on the same seeded stack.
     let latencies: Vec<u64> = std::env::var("AUDIT_BENCH_LATENCY_MS")
-        .unwrap_or_else(|_| "0,5".into())
+        .unwrap_or_else(|_| "0,2,5".into())
         .split(',')
         .map(|v| {
             v.trim()
