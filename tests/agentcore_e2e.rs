@@ -772,6 +772,37 @@ async fn discovery_walks_every_page_of_both_lists_and_rides_out_throttling() {
     let _ = rules::ALL;
 }
 
+/// The audit starts on a provider's secret while later List pages are still unread: the first
+/// provider arrives long before the listing ends (the name queue holds at most a few pages),
+/// and closing the receiver stops discovery early without an error.
+#[tokio::test]
+async fn discovery_hands_over_providers_before_the_listing_ends_and_stops_when_told() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    for i in 0..300 {
+        env.oauth2_external(&format!("stream-{i:03}"), &f, "clientSecret")
+            .await;
+    }
+    let directory = AgentCoreDirectory::new(&env.stack.agentcore.sdk_config(), &settings(false));
+    env.stack.agentcore.reset_call_counts();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let discovery = tokio::spawn(async move { directory.each_provider(tx).await });
+    let first = rx.recv().await.expect("a provider");
+    assert!(first.name.starts_with("stream-"));
+    let pages = env.stack.agentcore.call_counts()["ListOauth2CredentialProviders"];
+    assert!(pages < 15, "300 providers are 15 pages; {pages} were read");
+    drop(rx);
+    discovery
+        .await
+        .unwrap()
+        .expect("a closed receiver is not an error");
+    let calls = env.stack.agentcore.call_counts();
+    assert!(
+        calls["GetOauth2CredentialProvider"] < 300,
+        "stopped early: {calls:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_finish_secret_that_died_after_the_move_is_confirmed_by_its_retry() {
     let env = Env::start();
