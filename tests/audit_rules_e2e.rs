@@ -1,17 +1,13 @@
 //! Audit rules that the unit tests only see as hand-made snapshots, end to end on the local
-//! stack: UPS-002, UPS-003, UPS-004 (the opt-in token probe), UPS-005, SEC-002, SEC-003 and
-//! REF-012. Each test builds a real setup (moto, the Cognito simulator through the real Cognito
+//! stack: UPS-001 after a rotation, UPS-002, UPS-003, UPS-004 (the opt-in token probe), UPS-005,
+//! SEC-002, SEC-003 and REF-012. Each test builds a real setup (moto, the Cognito simulator through the real Cognito
 //! API, the AgentCore emulator, rotations by the conductor), runs the `Auditor` and checks that
 //! the rule names the broken resource and stays quiet on a healthy rotated secret.
 //!
 //! What this stack cannot reach, and what is tested instead:
-//! - SEC-003 never *fires* here. Both of its branches need the past: a stray AWSPENDING counts
-//!   only once the secret's LastChangedDate is an hour old (`RuleContext::pending_stale_after`,
-//!   not configurable), and an overdue rotation needs NextRotationDate more than a day ago. moto
-//!   stamps both with the current time (NextRotationDate = now + AutomaticallyAfterDays ≥ 1 day)
-//!   and has no way to move its clock, and the auditor reads `Timestamp::now()` itself. The test
-//!   below pins the reachable half: a rotation in progress (a real AWSPENDING version apart from
-//!   AWSCURRENT) is not reported.
+//! - SEC-003's overdue branch (NextRotationDate more than a day ago) cannot fire here: moto
+//!   stamps NextRotationDate from its own clock (now + AutomaticallyAfterDays) and cannot move it.
+//!   The stray-AWSPENDING branch fires with `ROTATOR_AUDIT_PENDING_STALE_MINUTES` at 0.
 //! - UPS-002 cannot be reached through the Cognito API: Cognito caps an app client at two
 //!   secrets and the rule allows `min(cap, model)` = 2, so the IdP refuses the third secret the
 //!   rule needs (the test shows the refusal). The extra secret is added with the simulator's
@@ -599,7 +595,7 @@ async fn sec_002_fires_past_the_maximum_age_for_rotated_and_never_rotated_secret
 // SEC-003 (only its quiet side is reachable; see the note at the top of the file)
 
 #[tokio::test]
-async fn sec_003_and_the_upstream_rules_stay_quiet_on_a_rotation_in_progress() {
+async fn sec_003_fires_on_a_pending_rotation_past_the_threshold_and_not_on_one_in_progress() {
     let (logs, _guard) = CapturedLogs::install();
     let stack = LocalStack::start();
     let healthy = healthy(&stack).await;
@@ -634,8 +630,26 @@ async fn sec_003_and_the_upstream_rules_stay_quiet_on_a_rotation_in_progress() {
     );
     findings.assert_healthy_quiet(&RULES, &healthy);
 
+    // The same AWSPENDING past the staleness threshold is a rotation that failed.
+    let stale = audit(
+        &stack,
+        AuditConfig {
+            pending_stale_after: Duration::ZERO,
+            ..AuditConfig::default()
+        },
+    )
+    .await;
+    let sec003 = stale.expect("SEC-003", &[&in_flight.secret_arn]);
+    assert!(
+        sec003.description().contains("AWSPENDING"),
+        "{}",
+        sec003.description()
+    );
+    stale.assert_healthy_quiet(&["SEC-003"], &healthy);
+
     let values = secret_values(&stack, &[&healthy, &in_flight], &[]).await;
     findings.assert_free_of(&values);
+    stale.assert_free_of(&values);
     check_logs(&logs, &values);
 }
 

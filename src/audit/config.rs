@@ -26,6 +26,9 @@ pub struct AuditConfig {
     /// `ROTATOR_AUDIT_TIME_MARGIN_SECONDS` (default 60): stop and continue when less than this
     /// remains before the Lambda deadline.
     pub time_margin: Duration,
+    /// `ROTATOR_AUDIT_PENDING_STALE_MINUTES` (default 60): an AWSPENDING unchanged for longer
+    /// is a rotation that failed, not one in progress (SEC-003).
+    pub pending_stale_after: Duration,
 }
 
 impl Default for AuditConfig {
@@ -40,6 +43,7 @@ impl Default for AuditConfig {
             probe_interval: Duration::from_millis(1000),
             default_grace_period: Duration::from_secs(24 * 3600),
             time_margin: Duration::from_secs(60),
+            pending_stale_after: Duration::from_secs(3600),
         }
     }
 }
@@ -87,6 +91,9 @@ impl AuditConfig {
         if let Some(s) = number("ROTATOR_AUDIT_TIME_MARGIN_SECONDS", 0, 900)? {
             c.time_margin = Duration::from_secs(s);
         }
+        if let Some(m) = number("ROTATOR_AUDIT_PENDING_STALE_MINUTES", 0, 10_080)? {
+            c.pending_stale_after = Duration::from_secs(m * 60);
+        }
         if let Some(v) = get("ROTATOR_AUDIT_TOKEN_PROBE") {
             c.token_probe = match v.to_ascii_lowercase().as_str() {
                 "on" | "true" | "1" | "yes" => true,
@@ -117,10 +124,12 @@ mod tests {
         let c = AuditConfig::from_lookup(|k| match k {
             "ROTATOR_MAX_SECRET_AGE_DAYS" => Some("30".into()),
             "ROTATOR_AUDIT_TOKEN_PROBE" => Some("on".into()),
+            "ROTATOR_AUDIT_PENDING_STALE_MINUTES" => Some("15".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(c.max_secret_age, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.pending_stale_after, Duration::from_secs(15 * 60));
         assert!(c.token_probe);
         let err =
             AuditConfig::from_lookup(|k| (k == "ROTATOR_AUDIT_CONCURRENCY").then(|| "0".into()))

@@ -279,6 +279,7 @@ impl Auditor {
         };
         let mut ctx = RuleContext::new(scope.clone(), now);
         ctx.max_secret_age = self.config.max_secret_age;
+        ctx.pending_stale_after = self.config.pending_stale_after;
 
         if continuation.is_none() && !loose.is_empty() {
             let covered: HashSet<String> = loose.iter().map(|p| p.arn.clone()).collect();
