@@ -50,9 +50,10 @@ pub struct Listed {
     pub pages: u64,
 }
 
-/// Lists every secret of the account and Region (planned deletions included). A failed page
-/// ends the listing: what was listed is used, the rest is described one by one.
-pub async fn list_all(inventory: &dyn SecretInventory) -> Listed {
+/// Lists the secrets of the account and Region (planned deletions included), up to `max`
+/// entries so memory stays bounded however many secrets the account holds. A failed page, or
+/// the cap, ends the listing: what was listed is used, the rest is described one by one.
+pub async fn list_all(inventory: &dyn SecretInventory, max: usize) -> Listed {
     let mut listed = Listed::default();
     let mut next = None;
     while inventory.lists() {
@@ -63,6 +64,10 @@ pub async fn list_all(inventory: &dyn SecretInventory) -> Listed {
                     .secrets
                     .extend(page.secrets.into_iter().map(|m| (m.arn.clone(), m)));
                 match page.next {
+                    Some(_) if listed.secrets.len() >= max => {
+                        tracing::info!(target: "audit", listed = listed.secrets.len(), "ListSecrets stopped at its cap; describing the remaining referenced secrets one by one");
+                        return listed;
+                    }
                     Some(t) => next = Some(t),
                     None => return listed,
                 }
@@ -726,6 +731,54 @@ mod tests {
         .await;
         assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
         assert!(peak.load(std::sync::atomic::Ordering::SeqCst) <= 4);
+    }
+
+    /// Pages of 100 listed secrets, 7 pages in all.
+    struct Paged;
+
+    #[async_trait]
+    impl SecretInventory for Paged {
+        async fn describe(&self, _: &str) -> Lookup {
+            Lookup::NotFound
+        }
+        fn lists(&self) -> bool {
+            true
+        }
+        async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+            let page: usize = next.map_or(0, |n| n.parse().unwrap());
+            Ok(SecretPage {
+                secrets: (0..LIST_PAGE)
+                    .map(|i| SecretMeta {
+                        arn: format!("arn:s{page}-{i}"),
+                        ..SecretMeta::default()
+                    })
+                    .collect(),
+                next: (page < 6).then(|| (page + 1).to_string()),
+            })
+        }
+        async fn current_values(
+            &self,
+            s: &[(String, Option<String>)],
+        ) -> Vec<Result<Option<Payload>, String>> {
+            s.iter().map(|_| Ok(None)).collect()
+        }
+        async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
+            Ok(None)
+        }
+        async fn resource_policy(&self, _: &str) -> Result<Option<String>, String> {
+            Ok(None)
+        }
+        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
+            Ok(KeyPolicyRead::AwsManaged)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_listing_stops_at_its_cap_and_otherwise_reads_every_page() {
+        let all = list_all(&Paged, 10_000).await;
+        assert_eq!((all.pages, all.secrets.len()), (7, 700));
+        let capped = list_all(&Paged, 250).await;
+        assert_eq!((capped.pages, capped.secrets.len()), (3, 300));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct AuditConfig {
     /// Secrets read while providers are still being discovered, at most (their facts are held
     /// until their wave; beyond this the waves read them).
     pub read_ahead: usize,
+    /// ListSecrets entries held at most (memory); referenced secrets beyond them are described.
+    pub max_listed: usize,
     /// `ROTATOR_AUDIT_TOKEN_PROBE` (default off): probe AWSCURRENT at the IdP's token endpoint.
     pub token_probe: bool,
     /// `ROTATOR_AUDIT_MAX_PROBES` (default 10): token probes per invocation at most.
@@ -38,6 +40,7 @@ impl Default for AuditConfig {
             concurrency: 16,
             wave_size: 200,
             read_ahead: 5_000,
+            max_listed: 20_000,
             token_probe: false,
             max_probes: 10,
             probe_interval: Duration::from_millis(1000),

@@ -205,7 +205,7 @@ impl Auditor {
         let (found_tx, mut found_rx) = mpsc::channel::<ProviderRef>(256);
         let listing = async {
             let pages = if full {
-                let listed = list_all(&*self.inventory).await;
+                let listed = list_all(&*self.inventory, self.config.max_listed).await;
                 collector.set_listed(listed.secrets);
                 listed.pages
             } else {
