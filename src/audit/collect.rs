@@ -163,15 +163,50 @@ struct ProbeBudget {
     interval: Duration,
 }
 
+/// Answers read at most once per invocation, by key (concurrent askers wait for the one read).
+struct OnceMap<V>(Mutex<HashMap<String, Arc<OnceCell<V>>>>);
+
+impl<V: Clone> OnceMap<V> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    /// The answer for `key`, reading it with `read` if nobody has; and whether this call read it.
+    async fn get_or_read<F: Future<Output = V>>(&self, key: &str, read: F) -> (V, bool) {
+        let cell = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let mut fetched = false;
+        let value = cell
+            .get_or_init(|| async {
+                fetched = true;
+                read.await
+            })
+            .await
+            .clone();
+        (value, fetched)
+    }
+
+    /// The answer for `key` if it was read.
+    fn get(&self, key: &str) -> Option<V> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).and_then(|cell| cell.get().cloned())
+    }
+}
+
 /// Collects facts; shared by every wave of one invocation.
 pub struct Collector {
     inventory: Arc<dyn SecretInventory>,
     upstreams: Option<Arc<dyn UpstreamDirectory>>,
     region: String,
     config: AuditConfig,
-    keys: Mutex<HashMap<String, Arc<OnceCell<KeyFacts>>>>,
+    keys: OnceMap<KeyFacts>,
     /// GetFunction answers, one call per rotation function per invocation.
-    functions: Mutex<HashMap<String, Arc<OnceCell<Option<bool>>>>>,
+    functions: OnceMap<Option<bool>>,
     /// Listed metadata of referenced secrets not audited yet (taken as waves use it).
     listed: Mutex<HashMap<String, SecretMeta>>,
     /// Facts read ahead of their wave ([`Collector::read_ahead`]), and what reading them took.
@@ -206,8 +241,8 @@ impl Collector {
             upstreams,
             region: region.into(),
             config,
-            keys: Mutex::new(HashMap::new()),
-            functions: Mutex::new(HashMap::new()),
+            keys: OnceMap::new(),
+            functions: OnceMap::new(),
             listed: Mutex::new(HashMap::new()),
             ahead: Mutex::new((HashMap::new(), Tally::default())),
             probes,
@@ -242,7 +277,7 @@ impl Collector {
         };
         for facts in ready {
             if let Some(key) = facts.meta().and_then(SecretMeta::customer_key) {
-                if let Some(k) = self.cached_key(key) {
+                if let Some(k) = self.keys.get(key) {
                     keys.insert(key.to_string(), k);
                 }
             }
@@ -273,12 +308,6 @@ impl Collector {
     /// What reading ahead has taken so far (then zero).
     pub fn take_ahead_tally(&self) -> Tally {
         std::mem::take(&mut self.ahead.lock().unwrap_or_else(|p| p.into_inner()).1)
-    }
-
-    /// A key's facts if an earlier read fetched them.
-    fn cached_key(&self, id: &str) -> Option<KeyFacts> {
-        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.get(id).and_then(|cell| cell.get().cloned())
     }
 
     async fn read(
@@ -411,21 +440,9 @@ impl Collector {
 
     /// Whether `arn` exists, read once per invocation; and whether this call read it.
     async fn function_exists(&self, arn: &str) -> (Option<bool>, bool) {
-        let cell = self
-            .functions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(arn.to_string())
-            .or_default()
-            .clone();
-        let mut fetched = false;
-        let exists = *cell
-            .get_or_init(|| async {
-                fetched = true;
-                self.inventory.function_exists(arn).await
-            })
-            .await;
-        (exists, fetched)
+        self.functions
+            .get_or_read(arn, self.inventory.function_exists(arn))
+            .await
     }
 
     async fn policies(
@@ -496,35 +513,19 @@ impl Collector {
             .collect();
         ids.sort();
         ids.dedup();
-        let fetched = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let me = self.clone();
-        let counter = fetched.clone();
-        let facts = par_map(ids, self.config.concurrency, move |id| {
+        let read = par_map(ids, self.config.concurrency, move |id| {
             let me = me.clone();
-            let counter = counter.clone();
             async move {
-                let cell = me
-                    .keys
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(id.clone())
-                    .or_default()
-                    .clone();
-                let facts = cell
-                    .get_or_init(|| async {
-                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        key_facts(me.inventory.key_policy(&id).await)
-                    })
-                    .await
-                    .clone();
-                (id, facts)
+                let read = async { key_facts(me.inventory.key_policy(&id).await) };
+                let (facts, fetched) = me.keys.get_or_read(&id, read).await;
+                (id, facts, fetched)
             }
         })
         .await;
-        (
-            facts.into_iter().collect(),
-            fetched.load(std::sync::atomic::Ordering::Relaxed),
-        )
+        let fetched = read.iter().filter(|(_, _, fetched)| *fetched).count() as u64;
+        let facts = read.into_iter().map(|(id, facts, _)| (id, facts)).collect();
+        (facts, fetched)
     }
 
     async fn upstream(
@@ -709,8 +710,75 @@ where
     out.into_iter().flatten().collect()
 }
 
+/// An inventory for unit tests: every secret exists, readable and empty; it records what was
+/// described and how values were batched, and lists `pages` pages of 100 when asked to.
+#[cfg(test)]
+pub(crate) mod recording {
+    use super::*;
+
+    #[derive(Default)]
+    pub(crate) struct Recording {
+        pub pages: usize,
+        pub described: Mutex<Vec<String>>,
+        pub batches: Mutex<Vec<usize>>,
+    }
+
+    impl Recording {
+        pub fn paged(pages: usize) -> Self {
+            Self {
+                pages,
+                ..Self::default()
+            }
+        }
+    }
+
+    pub(crate) fn meta(arn: &str) -> SecretMeta {
+        SecretMeta {
+            arn: arn.to_string(),
+            ..SecretMeta::default()
+        }
+    }
+
+    #[async_trait]
+    impl SecretInventory for Recording {
+        async fn describe(&self, secret_id: &str) -> Lookup {
+            self.described.lock().unwrap().push(secret_id.to_string());
+            Lookup::Found(meta(secret_id))
+        }
+        fn lists(&self) -> bool {
+            self.pages > 0
+        }
+        async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+            let page: usize = next.map_or(0, |n| n.parse().unwrap());
+            Ok(SecretPage {
+                secrets: (0..LIST_PAGE)
+                    .map(|i| meta(&format!("arn:s{page}-{i}")))
+                    .collect(),
+                next: (page + 1 < self.pages).then(|| (page + 1).to_string()),
+            })
+        }
+        async fn current_values(
+            &self,
+            secrets: &[(String, Option<String>)],
+        ) -> Vec<Result<Option<Payload>, String>> {
+            self.batches.lock().unwrap().push(secrets.len());
+            secrets.iter().map(|_| Ok(None)).collect()
+        }
+        async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
+            Ok(None)
+        }
+        async fn resource_policy(&self, _: &str) -> Result<Option<String>, String> {
+            Ok(None)
+        }
+        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
+            Ok(KeyPolicyRead::AwsManaged)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::recording::Recording;
     use super::*;
 
     #[tokio::test]
@@ -733,51 +801,12 @@ mod tests {
         assert!(peak.load(std::sync::atomic::Ordering::SeqCst) <= 4);
     }
 
-    /// Pages of 100 listed secrets, 7 pages in all.
-    struct Paged;
-
-    #[async_trait]
-    impl SecretInventory for Paged {
-        async fn describe(&self, _: &str) -> Lookup {
-            Lookup::NotFound
-        }
-        fn lists(&self) -> bool {
-            true
-        }
-        async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
-            let page: usize = next.map_or(0, |n| n.parse().unwrap());
-            Ok(SecretPage {
-                secrets: (0..LIST_PAGE)
-                    .map(|i| SecretMeta {
-                        arn: format!("arn:s{page}-{i}"),
-                        ..SecretMeta::default()
-                    })
-                    .collect(),
-                next: (page < 6).then(|| (page + 1).to_string()),
-            })
-        }
-        async fn current_values(
-            &self,
-            s: &[(String, Option<String>)],
-        ) -> Vec<Result<Option<Payload>, String>> {
-            s.iter().map(|_| Ok(None)).collect()
-        }
-        async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
-            Ok(None)
-        }
-        async fn resource_policy(&self, _: &str) -> Result<Option<String>, String> {
-            Ok(None)
-        }
-        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
-            Ok(KeyPolicyRead::AwsManaged)
-        }
-    }
-
     #[tokio::test]
     async fn the_listing_stops_at_its_cap_and_otherwise_reads_every_page() {
-        let all = list_all(&Paged, 10_000).await;
+        let seven = Recording::paged(7);
+        let all = list_all(&seven, 10_000).await;
         assert_eq!((all.pages, all.secrets.len()), (7, 700));
-        let capped = list_all(&Paged, 250).await;
+        let capped = list_all(&seven, 250).await;
         assert_eq!((capped.pages, capped.secrets.len()), (3, 300));
     }
 

@@ -110,52 +110,10 @@ mod tests {
     use super::*;
 
     use std::collections::HashMap;
-    use std::sync::Mutex;
 
-    use async_trait::async_trait;
-
-    use crate::audit::collect::{KeyPolicyRead, SecretInventory};
-    use crate::audit::snapshot::{Lookup, SecretMeta};
+    use crate::audit::collect::recording::{meta, Recording};
+    use crate::audit::snapshot::SecretMeta;
     use crate::audit::AuditConfig;
-    use crate::rotation::store::Payload;
-
-    /// Records which secrets were described and how values were batched.
-    #[derive(Default)]
-    struct Recording {
-        described: Mutex<Vec<String>>,
-        batches: Mutex<Vec<usize>>,
-    }
-
-    #[async_trait]
-    impl SecretInventory for Recording {
-        async fn describe(&self, secret_id: &str) -> Lookup {
-            self.described.lock().unwrap().push(secret_id.to_string());
-            Lookup::Found(meta(secret_id))
-        }
-        async fn current_values(
-            &self,
-            secrets: &[(String, Option<String>)],
-        ) -> Vec<Result<Option<Payload>, String>> {
-            self.batches.lock().unwrap().push(secrets.len());
-            secrets.iter().map(|_| Ok(None)).collect()
-        }
-        async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
-            Ok(None)
-        }
-        async fn resource_policy(&self, _: &str) -> Result<Option<String>, String> {
-            Ok(None)
-        }
-        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
-            Ok(KeyPolicyRead::AwsManaged)
-        }
-    }
-
-    fn meta(arn: &str) -> SecretMeta {
-        SecretMeta {
-            arn: arn.to_string(),
-            ..SecretMeta::default()
-        }
-    }
 
     fn arn(i: usize) -> String {
         format!("arn:aws:secretsmanager:us-east-1:111122223333:secret:s{i:04}-AbCdEf")

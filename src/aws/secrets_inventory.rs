@@ -19,7 +19,7 @@ use crate::findings::{Resource, ResourceKind, Scope, Timestamp, FINDING_ID_PREFI
 use crate::rotation::store::Payload;
 use crate::sensitive::SecretString;
 
-pub use super::call_counter::CallCounter;
+use super::call_counter::CallCounter;
 
 /// Standard retries with exponential back-off, more attempts than the default: an audit is
 /// read-only and would rather wait out throttling than report a gap.
@@ -65,6 +65,35 @@ impl SecretsInventory {
     }
 }
 
+/// [`SecretMeta`] from a DescribeSecret answer or a ListSecrets entry: two SDK types with the
+/// same accessors (the version map's aside), mapped in one place.
+macro_rules! secret_meta {
+    ($e:expr, $arn:expr, $versions:ident) => {
+        SecretMeta {
+            arn: $arn,
+            name: $e.name().unwrap_or_default().to_string(),
+            deleted_date: ts($e.deleted_date()),
+            kms_key_id: $e.kms_key_id().map(str::to_string),
+            rotation_enabled: $e.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: $e
+                .rotation_lambda_arn()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            rotation_lambda_exists: None,
+            managed_rotation: $e.owning_service().is_some()
+                || !$e.external_secret_rotation_metadata().is_empty(),
+            created: ts($e.created_date()),
+            last_rotated: ts($e.last_rotated_date()),
+            last_changed: ts($e.last_changed_date()),
+            next_rotation: ts($e.next_rotation_date()),
+            versions: $e
+                .$versions()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        }
+    };
+}
+
 fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
     t.and_then(|d| d.to_millis().ok())
         .and_then(|m| u64::try_from(m).ok())
@@ -85,28 +114,11 @@ impl SecretInventory for SecretsInventory {
                 };
             }
         };
-        Lookup::Found(SecretMeta {
-            arn: out.arn().unwrap_or(secret_id).to_string(),
-            name: out.name().unwrap_or_default().to_string(),
-            deleted_date: ts(out.deleted_date()),
-            kms_key_id: out.kms_key_id().map(str::to_string),
-            rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_lambda_arn: out
-                .rotation_lambda_arn()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            rotation_lambda_exists: None,
-            managed_rotation: out.owning_service().is_some()
-                || !out.external_secret_rotation_metadata().is_empty(),
-            created: ts(out.created_date()),
-            last_rotated: ts(out.last_rotated_date()),
-            last_changed: ts(out.last_changed_date()),
-            next_rotation: ts(out.next_rotation_date()),
-            versions: out
-                .version_ids_to_stages()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-        })
+        Lookup::Found(secret_meta!(
+            out,
+            out.arn().unwrap_or(secret_id).to_string(),
+            version_ids_to_stages
+        ))
     }
 
     fn lists(&self) -> bool {
@@ -127,28 +139,11 @@ impl SecretInventory for SecretsInventory {
             .secret_list()
             .iter()
             .filter_map(|e| {
-                Some(SecretMeta {
-                    arn: e.arn()?.to_string(),
-                    name: e.name().unwrap_or_default().to_string(),
-                    deleted_date: ts(e.deleted_date()),
-                    kms_key_id: e.kms_key_id().map(str::to_string),
-                    rotation_enabled: e.rotation_enabled().unwrap_or(false),
-                    rotation_lambda_arn: e
-                        .rotation_lambda_arn()
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string),
-                    rotation_lambda_exists: None,
-                    managed_rotation: e.owning_service().is_some()
-                        || !e.external_secret_rotation_metadata().is_empty(),
-                    created: ts(e.created_date()),
-                    last_rotated: ts(e.last_rotated_date()),
-                    last_changed: ts(e.last_changed_date()),
-                    next_rotation: ts(e.next_rotation_date()),
-                    versions: e
-                        .secret_versions_to_stages()
-                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
-                })
+                Some(secret_meta!(
+                    e,
+                    e.arn()?.to_string(),
+                    secret_versions_to_stages
+                ))
             })
             .collect();
         Ok(SecretPage {
