@@ -22,11 +22,7 @@ use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use async_trait::async_trait;
-use aws_sdk_bedrockagentcorecontrol::types::{
-    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput,
-    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput, SecretReference,
-    SecretSourceType,
-};
+use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
 use common::CapturedLogs;
 use serde_json::json;
 
@@ -119,30 +115,12 @@ impl Env {
     /// AgentCore (resource policy for the service principal).
     async fn fixture(&self) -> CognitoFixture {
         let f = self.stack.cognito_fixture(json!({"apiKey": API_KEY})).await;
-        allow_agentcore(&self.stack.sm, &f.secret_arn).await;
+        self.stack.allow_agentcore(&f.secret_arn).await;
         f
     }
 
     async fn oauth2_external(&self, name: &str, f: &CognitoFixture, key: &str) {
-        let discovery = format!(
-            "{}/.well-known/openid-configuration",
-            self.stack.cognito.issuer(&f.pool_id)
-        );
-        self.control
-            .create_oauth2_credential_provider()
-            .name(name)
-            .credential_provider_vendor(Vendor::CustomOauth2)
-            .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
-                CustomOauth2ProviderConfigInput::builder()
-                    .client_id(&f.client_id)
-                    .oauth_discovery(Oauth2Discovery::DiscoveryUrl(discovery))
-                    .client_secret_source(SecretSourceType::External)
-                    .client_secret_config(reference(&f.secret_arn, key))
-                    .build(),
-            ))
-            .send()
-            .await
-            .expect("create OAuth2 provider");
+        self.stack.external_oauth2(name, f, &f.client_id, key).await;
     }
 
     async fn api_key_external(&self, name: &str, secret_id: &str, key: &str) {
@@ -157,21 +135,7 @@ impl Env {
     }
 
     async fn managed_oauth2(&self, name: &str, f: &CognitoFixture) {
-        self.control
-            .create_oauth2_credential_provider()
-            .name(name)
-            .credential_provider_vendor(Vendor::CognitoOauth2)
-            .oauth2_provider_config_input(Oauth2ProviderConfigInput::IncludedOauth2ProviderConfig(
-                IncludedOauth2ProviderConfigInput::builder()
-                    .client_id(&f.client_id)
-                    .client_secret(&f.initial_value)
-                    .issuer(self.stack.cognito.issuer(&f.pool_id))
-                    .build()
-                    .unwrap(),
-            ))
-            .send()
-            .await
-            .expect("create MANAGED provider");
+        self.stack.managed_oauth2(name, f).await;
     }
 
     async fn current_version(&self, secret: &str) -> String {
@@ -185,25 +149,6 @@ fn reference(secret_id: &str, key: &str) -> SecretReference {
         .json_key(key)
         .build()
         .unwrap()
-}
-
-fn agentcore_read_policy() -> String {
-    json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": "*"
-    }]})
-    .to_string()
-}
-
-async fn allow_agentcore(sm: &aws_sdk_secretsmanager::Client, secret: &str) {
-    sm.put_resource_policy()
-        .secret_id(secret)
-        .resource_policy(agentcore_read_policy())
-        .send()
-        .await
-        .expect("PutResourcePolicy");
 }
 
 /// Overwrites the pending version's document (moto lets a token be reused with a new value):
@@ -434,7 +379,7 @@ async fn a_provider_still_pointing_at_a_deleted_secret_of_the_same_name_is_repor
         .stack
         .cognito_fixture_with(&env.stack.sm, &name, json!({"apiKey": API_KEY}))
         .await;
-    allow_agentcore(&env.stack.sm, &f.secret_arn).await;
+    env.stack.allow_agentcore(&f.secret_arn).await;
     assert_ne!(f.secret_arn, old);
     assert_eq!(rotate_expecting_success(&env, &f).await, ["REF-001"]);
     assert!(env.findings.all()[0].description().contains(&old));

@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 use agentcore_rotator::audit::collect::par_map;
 use agentcore_rotator_testkit::latency::LatencyProxy;
 use agentcore_rotator_testkit::moto::{sdk_config_for, REGION};
-use agentcore_rotator_testkit::stack::LocalStack;
-use aws_sdk_bedrockagentcorecontrol::types::{
-    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput, Oauth2Discovery,
-    Oauth2ProviderConfigInput, SecretReference, SecretSourceType,
+use agentcore_rotator_testkit::providers::{
+    agentcore_read_policy, create_external_oauth2, EXAMPLE_DISCOVERY,
 };
+use agentcore_rotator_testkit::stack::LocalStack;
 use serde_json::{json, Value};
 
 fn size(var: &str, default: usize) -> usize {
@@ -35,10 +34,7 @@ fn size(var: &str, default: usize) -> usize {
 async fn seed(stack: &LocalStack, providers: usize, secrets: usize) -> Vec<String> {
     let sm = stack.sm.clone();
     let run = std::process::id();
-    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
-        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
-    .to_string();
+    let policy = agentcore_read_policy();
     let arns = par_map((0..secrets).collect(), 32, move |i: usize| {
         let (sm, policy) = (sm.clone(), policy.clone());
         async move {
@@ -64,31 +60,15 @@ async fn seed(stack: &LocalStack, providers: usize, secrets: usize) -> Vec<Strin
         let (control, arns) = (control.clone(), shared.clone());
         async move {
             let s = i % arns.len();
-            control
-                .create_oauth2_credential_provider()
-                .name(format!("p{i:05}"))
-                .credential_provider_vendor(Vendor::CustomOauth2)
-                .oauth2_provider_config_input(
-                    Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
-                        CustomOauth2ProviderConfigInput::builder()
-                            .client_id(format!("client-{s}"))
-                            .oauth_discovery(Oauth2Discovery::DiscoveryUrl(
-                                "https://idp.example.com/.well-known/openid-configuration".into(),
-                            ))
-                            .client_secret_source(SecretSourceType::External)
-                            .client_secret_config(
-                                SecretReference::builder()
-                                    .secret_id(&arns[s])
-                                    .json_key("clientSecret")
-                                    .build()
-                                    .unwrap(),
-                            )
-                            .build(),
-                    ),
-                )
-                .send()
-                .await
-                .expect("CreateOauth2CredentialProvider");
+            create_external_oauth2(
+                &control,
+                &format!("p{i:05}"),
+                &format!("client-{s}"),
+                EXAMPLE_DISCOVERY,
+                &arns[s],
+                "clientSecret",
+            )
+            .await;
         }
     })
     .await;

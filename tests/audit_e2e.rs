@@ -16,73 +16,25 @@ use agentcore_rotator::findings::Finding;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
-use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
-use aws_sdk_bedrockagentcorecontrol::types::{
-    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput,
-    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput, SecretReference,
-    SecretSourceType,
+use agentcore_rotator_testkit::providers::{
+    create_external_oauth2, provider_arn, EXAMPLE_DISCOVERY,
 };
+use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use serde_json::{json, Value};
 
-async fn allow_agentcore(stack: &LocalStack, secret: &str) {
-    let policy = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
-        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]});
-    stack
-        .sm
-        .put_resource_policy()
-        .secret_id(secret)
-        .resource_policy(policy.to_string())
-        .send()
-        .await
-        .expect("PutResourcePolicy");
-}
-
-async fn external(stack: &LocalStack, name: &str, f: &CognitoFixture, key: &str) {
-    stack
-        .agentcore_control()
-        .create_oauth2_credential_provider()
-        .name(name)
-        .credential_provider_vendor(Vendor::CustomOauth2)
-        .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
-            CustomOauth2ProviderConfigInput::builder()
-                .client_id(&f.client_id)
-                .oauth_discovery(Oauth2Discovery::DiscoveryUrl(format!(
-                    "{}/.well-known/openid-configuration",
-                    stack.cognito.issuer(&f.pool_id)
-                )))
-                .client_secret_source(SecretSourceType::External)
-                .client_secret_config(
-                    SecretReference::builder()
-                        .secret_id(&f.secret_arn)
-                        .json_key(key)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        ))
-        .send()
-        .await
-        .expect("create provider");
-}
-
-async fn managed(stack: &LocalStack, name: &str, f: &CognitoFixture) {
-    stack
-        .agentcore_control()
-        .create_oauth2_credential_provider()
-        .name(name)
-        .credential_provider_vendor(Vendor::CognitoOauth2)
-        .oauth2_provider_config_input(Oauth2ProviderConfigInput::IncludedOauth2ProviderConfig(
-            IncludedOauth2ProviderConfigInput::builder()
-                .client_id(&f.client_id)
-                .client_secret(&f.initial_value)
-                .issuer(stack.cognito.issuer(&f.pool_id))
-                .build()
-                .unwrap(),
-        ))
-        .send()
-        .await
-        .expect("create MANAGED provider");
+/// An EXTERNAL provider over `secret` (a JSON document with `clientSecret`) whose IdP is never
+/// contacted.
+async fn external_to(stack: &LocalStack, name: &str, secret: &str, client_id: &str) {
+    let control = stack.agentcore_control();
+    create_external_oauth2(
+        &control,
+        name,
+        client_id,
+        EXAMPLE_DISCOVERY,
+        secret,
+        "clientSecret",
+    )
+    .await;
 }
 
 struct Setup {
@@ -100,14 +52,18 @@ async fn setup() -> Setup {
     let healthy = stack
         .cognito_fixture(json!({"rotation": {"gracePeriodHours": 24}}))
         .await;
-    allow_agentcore(&stack, &healthy.secret_arn).await;
+    stack.allow_agentcore(&healthy.secret_arn).await;
     let run = stack
         .conductor(stack.rotator(LocalStack::fast_config()))
         .rotate(&healthy.secret_arn)
         .await;
     assert!(run.succeeded, "{:?}", run.last_error());
-    external(&stack, "healthy", &healthy, "clientSecret").await;
-    external(&stack, "failing", &healthy, "clientSecret").await;
+    stack
+        .external_oauth2("healthy", &healthy, &healthy.client_id, "clientSecret")
+        .await;
+    stack
+        .external_oauth2("failing", &healthy, &healthy.client_id, "clientSecret")
+        .await;
     stack.agentcore.set_provider_status(
         ProviderKind::Oauth2,
         "failing",
@@ -116,7 +72,9 @@ async fn setup() -> Setup {
     );
 
     let broken = stack.cognito_fixture(json!({})).await;
-    external(&stack, "wrong-key", &broken, "client_secret").await;
+    stack
+        .external_oauth2("wrong-key", &broken, &broken.client_id, "client_secret")
+        .await;
     stack.cognito.add_secret_out_of_band(
         &broken.pool_id,
         &broken.client_id,
@@ -124,8 +82,10 @@ async fn setup() -> Setup {
     );
 
     let deleted = stack.cognito_fixture(json!({})).await;
-    allow_agentcore(&stack, &deleted.secret_arn).await;
-    external(&stack, "dangling", &deleted, "clientSecret").await;
+    stack.allow_agentcore(&deleted.secret_arn).await;
+    stack
+        .external_oauth2("dangling", &deleted, &deleted.client_id, "clientSecret")
+        .await;
     stack
         .sm
         .delete_secret()
@@ -134,7 +94,7 @@ async fn setup() -> Setup {
         .send()
         .await
         .expect("DeleteSecret");
-    managed(&stack, "managed", &healthy).await;
+    stack.managed_oauth2("managed", &healthy).await;
     Setup {
         stack,
         healthy,
@@ -153,10 +113,6 @@ fn by_rule(findings: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     out
-}
-
-fn provider_arn(name: &str) -> String {
-    format!("arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:token-vault/default/oauth2credentialprovider/{name}")
 }
 
 #[tokio::test]
@@ -358,7 +314,9 @@ async fn archived_in_security_hub() {
     use agentcore_rotator::findings::{Emitters, SecurityHubSink};
     let stack = LocalStack::start();
     let f = stack.cognito_fixture(json!({})).await;
-    external(&stack, "unreadable", &f, "clientSecret").await;
+    stack
+        .external_oauth2("unreadable", &f, &f.client_id, "clientSecret")
+        .await;
     let sdk = stack.moto.sdk_config();
     let emitters = Arc::new(Emitters::new(vec![Box::new(SecurityHubSink::new(
         aws_sdk_securityhub::Client::new(&sdk),
@@ -381,7 +339,7 @@ async fn archived_in_security_hub() {
         "{:?}",
         first.summary()
     );
-    allow_agentcore(&stack, &f.secret_arn).await;
+    stack.allow_agentcore(&f.secret_arn).await;
     let second = auditor.run(&trigger, None).await.unwrap();
     assert_eq!(second.summary().resolved, 1, "{:?}", second.summary());
     let findings = aws_sdk_securityhub::Client::new(&sdk)
@@ -410,34 +368,6 @@ async fn archived_in_security_hub() {
     );
 }
 
-/// An EXTERNAL provider over `secret` (a JSON document with `clientSecret`).
-async fn external_to(stack: &LocalStack, name: &str, secret: &str, client_id: &str) {
-    stack
-        .agentcore_control()
-        .create_oauth2_credential_provider()
-        .name(name)
-        .credential_provider_vendor(Vendor::CustomOauth2)
-        .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
-            CustomOauth2ProviderConfigInput::builder()
-                .client_id(client_id)
-                .oauth_discovery(Oauth2Discovery::DiscoveryUrl(
-                    "https://idp.example.com/.well-known/openid-configuration".into(),
-                ))
-                .client_secret_source(SecretSourceType::External)
-                .client_secret_config(
-                    SecretReference::builder()
-                        .secret_id(secret)
-                        .json_key("clientSecret")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        ))
-        .send()
-        .await
-        .expect("create provider");
-}
-
 /// A secret with rotation enabled through `function` (moto requires it to exist then).
 async fn rotated_secret(stack: &LocalStack, name: &str, function: &str) -> String {
     let arn = stack
@@ -453,7 +383,7 @@ async fn rotated_secret(stack: &LocalStack, name: &str, function: &str) -> Strin
         .arn()
         .unwrap()
         .to_string();
-    allow_agentcore(stack, &arn).await;
+    stack.allow_agentcore(&arn).await;
     stack
         .sm
         .rotate_secret()
@@ -584,7 +514,7 @@ async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
             .expect("CreateSecret")
             .arn
             .unwrap();
-        allow_agentcore(&stack, &arn).await;
+        stack.allow_agentcore(&arn).await;
         external_to(&stack, &format!("continued-{i}"), &arn, &format!("c{i}")).await;
         secrets.push(arn);
     }

@@ -19,6 +19,7 @@ use agentcore_rotator::audit::{AuditConfig, AuditScope, Auditor, Continuation, T
 use agentcore_rotator::findings::{FindingState, Scope, Timestamp};
 use agentcore_rotator::rotation::store::Payload;
 use agentcore_rotator::sensitive::SecretString;
+use agentcore_rotator_testkit::providers::agentcore_read_policy;
 use async_trait::async_trait;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -183,9 +184,7 @@ impl SecretInventory for Inv {
             .unwrap()
             .get(a)
             .is_some_and(|(p, _)| *p);
-        Ok(allowed.then(|| {
-            json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}).to_string()
-        }))
+        Ok(allowed.then(agentcore_read_policy))
     }
     async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
         self.0.count("GetKeyPolicy");

@@ -27,12 +27,9 @@ use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
-use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::moto::REGION;
+use agentcore_rotator_testkit::providers::provider_arn;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
-use aws_sdk_bedrockagentcorecontrol::types::{
-    CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput, Oauth2Discovery,
-    Oauth2ProviderConfigInput, SecretReference, SecretSourceType,
-};
 use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use serde_json::{json, Value};
 
@@ -49,55 +46,11 @@ const HEALTHY: &str = "healthy";
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-async fn allow_agentcore(stack: &LocalStack, secret: &str) {
-    let policy = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
-        "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]});
-    stack
-        .sm
-        .put_resource_policy()
-        .secret_id(secret)
-        .resource_policy(policy.to_string())
-        .send()
-        .await
-        .expect("PutResourcePolicy");
-}
-
-/// An EXTERNAL provider `name` reading `clientSecret` of `f`'s secret, for OAuth client
-/// `client_id` (normally `f.client_id`).
-async fn provider(stack: &LocalStack, name: &str, f: &CognitoFixture, client_id: &str) {
-    stack
-        .agentcore_control()
-        .create_oauth2_credential_provider()
-        .name(name)
-        .credential_provider_vendor(Vendor::CustomOauth2)
-        .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
-            CustomOauth2ProviderConfigInput::builder()
-                .client_id(client_id)
-                .oauth_discovery(Oauth2Discovery::DiscoveryUrl(format!(
-                    "{}/.well-known/openid-configuration",
-                    stack.cognito.issuer(&f.pool_id)
-                )))
-                .client_secret_source(SecretSourceType::External)
-                .client_secret_config(
-                    SecretReference::builder()
-                        .secret_id(&f.secret_arn)
-                        .json_key("clientSecret")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        ))
-        .send()
-        .await
-        .expect("create provider");
-}
-
 /// A Cognito client and its secret document (merged with `patch`), readable by AgentCore and
 /// rotated once by the real rotator.
 async fn rotated(stack: &LocalStack, patch: Value) -> CognitoFixture {
     let f = stack.cognito_fixture(patch).await;
-    allow_agentcore(stack, &f.secret_arn).await;
+    stack.allow_agentcore(&f.secret_arn).await;
     let run = stack
         .conductor(stack.rotator(LocalStack::fast_config()))
         .rotate(&f.secret_arn)
@@ -110,12 +63,10 @@ async fn rotated(stack: &LocalStack, patch: Value) -> CognitoFixture {
 /// naming the document's client.
 async fn healthy(stack: &LocalStack) -> CognitoFixture {
     let f = rotated(stack, json!({"rotation": {"gracePeriodHours": 24}})).await;
-    provider(stack, HEALTHY, &f, &f.client_id).await;
+    stack
+        .external_oauth2(HEALTHY, &f, &f.client_id, "clientSecret")
+        .await;
     f
-}
-
-fn provider_arn(name: &str) -> String {
-    format!("arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:token-vault/default/oauth2credentialprovider/{name}")
 }
 
 /// The upstream-client resource the UPS rules name.
@@ -272,7 +223,9 @@ async fn ups_002_fires_when_the_client_has_more_live_secrets_than_the_model_and_
     let stack = LocalStack::start();
     let healthy = healthy(&stack).await;
     let crowded = rotated(&stack, json!({"rotation": {"gracePeriodHours": 24}})).await;
-    provider(&stack, "crowded", &crowded, &crowded.client_id).await;
+    stack
+        .external_oauth2("crowded", &crowded, &crowded.client_id, "clientSecret")
+        .await;
     let idp = cognito_api(&stack);
     assert_eq!(
         live_ids(&idp, &crowded).await.len(),
@@ -332,8 +285,10 @@ async fn ups_001_fires_for_a_secret_added_at_the_idp_after_the_rotation() {
     let f = stack
         .cognito_fixture(json!({"rotation": {"gracePeriodHours": 24}}))
         .await;
-    allow_agentcore(&stack, &f.secret_arn).await;
-    provider(&stack, "tampered", &f, &f.client_id).await;
+    stack.allow_agentcore(&f.secret_arn).await;
+    stack
+        .external_oauth2("tampered", &f, &f.client_id, "clientSecret")
+        .await;
     let idp = cognito_api(&stack);
     let before = live_ids(&idp, &f).await;
     let run = stack
@@ -389,10 +344,19 @@ async fn ups_003_fires_when_awsprevious_outlives_its_grace_period_from_the_docum
     let healthy = healthy(&stack).await;
     // gracePeriodHours 0 in the document: over as soon as the rotation created AWSCURRENT.
     let lapsed = rotated(&stack, json!({"rotation": {"gracePeriodHours": 0}})).await;
-    provider(&stack, "lapsed", &lapsed, &lapsed.client_id).await;
+    stack
+        .external_oauth2("lapsed", &lapsed, &lapsed.client_id, "clientSecret")
+        .await;
     // No gracePeriodHours: ROTATOR_DEFAULT_GRACE_PERIOD_HOURS decides.
     let defaulted = rotated(&stack, json!({"rotation": {"gracePeriodHours": null}})).await;
-    provider(&stack, "defaulted", &defaulted, &defaulted.client_id).await;
+    stack
+        .external_oauth2(
+            "defaulted",
+            &defaulted,
+            &defaulted.client_id,
+            "clientSecret",
+        )
+        .await;
     let idp = cognito_api(&stack);
     for f in [&lapsed, &defaulted] {
         // The rotation keeps AWSPREVIOUS's upstream secret; only the next one removes it.
@@ -446,7 +410,9 @@ async fn ups_004_fires_only_when_probing_is_on_and_the_idp_rejects_awscurrent() 
     let stack = LocalStack::start();
     let healthy = healthy(&stack).await;
     let revoked = rotated(&stack, json!({"rotation": {"gracePeriodHours": 24}})).await;
-    provider(&stack, "revoked", &revoked, &revoked.client_id).await;
+    stack
+        .external_oauth2("revoked", &revoked, &revoked.client_id, "clientSecret")
+        .await;
     let probing = AuditConfig {
         token_probe: true,
         probe_interval: Duration::from_millis(10),
@@ -523,8 +489,10 @@ async fn ups_005_fires_when_the_documents_client_does_not_exist_at_the_idp() {
     let ghost = stack
         .cognito_fixture(json!({"clientId": missing_client}))
         .await;
-    allow_agentcore(&stack, &ghost.secret_arn).await;
-    provider(&stack, "ghost", &ghost, missing_client).await;
+    stack.allow_agentcore(&ghost.secret_arn).await;
+    stack
+        .external_oauth2("ghost", &ghost, missing_client, "clientSecret")
+        .await;
 
     let findings = audit(&stack, AuditConfig::default()).await;
     findings.expect(
@@ -552,8 +520,10 @@ async fn sec_002_fires_past_the_maximum_age_for_rotated_and_never_rotated_secret
     let stack = LocalStack::start();
     let healthy = healthy(&stack).await;
     let never = stack.cognito_fixture(json!({})).await;
-    allow_agentcore(&stack, &never.secret_arn).await;
-    provider(&stack, "never-rotated", &never, &never.client_id).await;
+    stack.allow_agentcore(&never.secret_arn).await;
+    stack
+        .external_oauth2("never-rotated", &never, &never.client_id, "clientSecret")
+        .await;
 
     // moto stamps CreatedDate and LastRotatedDate in whole seconds (rounded down), so by the
     // time the audit runs both secrets are older than a millisecond.
@@ -602,8 +572,15 @@ async fn sec_003_fires_on_a_pending_rotation_past_the_threshold_and_not_on_one_i
     let in_flight = stack
         .cognito_fixture(json!({"rotation": {"gracePeriodHours": 24}}))
         .await;
-    allow_agentcore(&stack, &in_flight.secret_arn).await;
-    provider(&stack, "in-flight", &in_flight, &in_flight.client_id).await;
+    stack.allow_agentcore(&in_flight.secret_arn).await;
+    stack
+        .external_oauth2(
+            "in-flight",
+            &in_flight,
+            &in_flight.client_id,
+            "clientSecret",
+        )
+        .await;
     // Secrets Manager has begun a rotation; createSecret stored the new document under
     // AWSPENDING and setSecret pushed its secret upstream; testSecret and finishSecret are to come.
     let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
@@ -662,11 +639,15 @@ async fn ref_012_fires_for_the_provider_whose_client_id_differs_from_the_documen
     let stack = LocalStack::start();
     let healthy = healthy(&stack).await;
     let shared = stack.cognito_fixture(json!({})).await;
-    allow_agentcore(&stack, &shared.secret_arn).await;
+    stack.allow_agentcore(&shared.secret_arn).await;
     // Two providers over the same secret: one names the document's client, one another
     // (existing) client, the healthy one's.
-    provider(&stack, "aligned", &shared, &shared.client_id).await;
-    provider(&stack, "mismatched", &shared, &healthy.client_id).await;
+    stack
+        .external_oauth2("aligned", &shared, &shared.client_id, "clientSecret")
+        .await;
+    stack
+        .external_oauth2("mismatched", &shared, &healthy.client_id, "clientSecret")
+        .await;
 
     let findings = audit(&stack, AuditConfig::default()).await;
     let f = findings.expect(

@@ -14,6 +14,7 @@ use agentcore_rotator::findings::{
 };
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{self, Moto};
+use agentcore_rotator_testkit::providers::provider_arn;
 use async_trait::async_trait;
 
 const STALE_REFERENCE: Rule = Rule {
@@ -37,14 +38,6 @@ fn scope() -> Scope {
 fn secret_arn(name: &str) -> String {
     format!(
         "arn:aws:secretsmanager:{}:{}:secret:{name}-AbCdEf",
-        moto::REGION,
-        moto::ACCOUNT_ID
-    )
-}
-
-fn provider_arn(name: &str) -> String {
-    format!(
-        "arn:aws:bedrock-agentcore:{}:{}:token-vault/default/oauth2credentialprovider/{name}",
         moto::REGION,
         moto::ACCOUNT_ID
     )

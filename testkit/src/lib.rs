@@ -8,4 +8,5 @@ pub mod findings_route;
 pub mod latency;
 pub mod moto;
 pub mod oidc;
+pub mod providers;
 pub mod stack;

@@ -8,6 +8,7 @@ use agentcore_rotator_testkit::agentcore::{
     managed_secret_name, AgentCoreEmulator, ProviderKind, ProviderStatus, ResolveReason,
 };
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::providers::agentcore_read_policy;
 use aws_config::retry::RetryConfig;
 use aws_sdk_bedrockagentcore::operation::get_resource_api_key::GetResourceApiKeyError;
 use aws_sdk_bedrockagentcore::types::Oauth2FlowType;
@@ -49,17 +50,6 @@ fn unique(prefix: &str) -> String {
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
-}
-
-/// Resource policy letting AgentCore read a secret (exact action, as the docs show).
-fn agentcore_read_policy() -> String {
-    json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
-        "Action": "secretsmanager:GetSecretValue",
-        "Resource": "*"
-    }]})
-    .to_string()
 }
 
 /// A customer secret holding `document`, readable by AgentCore; returns its ARN.
