@@ -43,7 +43,7 @@ async fn main() {
     let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
     let run = conductor.rotate(&f.secret_arn).await;
     println!(
-        "  rotation token {}… ({} attempt(s))",
+        "  new version (ClientRequestToken) {}… ({} attempt(s))",
         short(&run.token),
         run.attempts
     );
