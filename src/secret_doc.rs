@@ -39,7 +39,9 @@ pub enum TokenEndpoint {
 pub struct RotationProfile {
     pub idp: IdpKind,
     pub user_pool_id: Option<String>,
-    pub token_endpoint: TokenEndpoint,
+    /// A token endpoint the document names. `None`: derived from the IdP coordinates (Cognito:
+    /// the user pool's domain). When set, its origin must be in the deployment's allowlist.
+    pub token_endpoint: Option<TokenEndpoint>,
     pub scopes: Vec<String>,
     pub client_auth: ClientAuth,
     pub grace_period: Option<Duration>,
@@ -56,7 +58,23 @@ pub struct RotationState {
     /// When this version was created (seconds since the epoch): the start of the grace period
     /// of the version it supersedes.
     pub created_at: u64,
+    /// The AWSCURRENT version this one was created to replace, and the upstream secret behind
+    /// it as resolved at createSecret (`None` when it could not be told).
+    pub supersedes: Option<Supersedes>,
+    /// Live upstream secrets that this secret's rolled-back or abandoned versions created, as
+    /// found at createSecret: no version in use holds them, so setSecret may remove them.
+    pub leftover_upstream_ids: Vec<String>,
 }
+
+/// `rotationState.supersedes`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Supersedes {
+    pub version_id: String,
+    pub upstream_id: Option<String>,
+}
+
+/// Longest grace period a document may ask for (one year).
+pub const MAX_GRACE_PERIOD_HOURS: u64 = 24 * 366;
 
 /// `Debug` lists the document's keys, never its values: any key may hold a secret.
 #[derive(Clone)]
@@ -179,15 +197,34 @@ impl SecretDocument {
                 .map_or(Value::Null, Value::String),
         );
         if let Some(state) = &self.state {
-            raw.insert(
-                "rotationState".into(),
-                serde_json::json!({
-                    "upstreamIdsBefore": state.upstream_ids_before,
-                    "createdAt": state.created_at,
-                }),
-            );
+            let mut value = serde_json::json!({
+                "upstreamIdsBefore": state.upstream_ids_before,
+                "createdAt": state.created_at,
+            });
+            if let Some(s) = &state.supersedes {
+                value["supersedes"] = serde_json::json!({
+                    "versionId": s.version_id,
+                    "upstreamId": s.upstream_id,
+                });
+            }
+            if !state.leftover_upstream_ids.is_empty() {
+                value["leftoverUpstreamIds"] = serde_json::json!(state.leftover_upstream_ids);
+            }
+            raw.insert("rotationState".into(), value);
         }
         SecretString::new(Value::Object(raw).to_string())
+    }
+
+    /// The IdP coordinates this document rotates, in the form of the binding tag
+    /// (`cognito:<userPoolId>/<clientId>`).
+    pub fn coordinates(&self) -> String {
+        match self.profile.idp {
+            IdpKind::Cognito => format!(
+                "cognito:{}/{}",
+                self.profile.user_pool_id.as_deref().unwrap_or_default(),
+                self.client_id
+            ),
+        }
     }
 
     /// The value under an arbitrary top-level key, if it is a non-empty string (AgentCore's
@@ -213,20 +250,36 @@ impl std::fmt::Debug for SecretDocument {
     }
 }
 
-fn parse_state(s: &Map<String, Value>) -> Result<RotationState, DocumentError> {
-    let ids = match s.get("upstreamIdsBefore") {
-        None | Some(Value::Null) => Vec::new(),
+fn string_array(
+    s: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Vec<String>, DocumentError> {
+    match s.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| wrong("rotationState.upstreamIdsBefore", "an array of strings"))?,
-        Some(_) => {
-            return Err(wrong(
-                "rotationState.upstreamIdsBefore",
-                "an array of strings",
-            ))
-        }
+            .ok_or_else(|| wrong(path, "an array of strings")),
+        Some(_) => Err(wrong(path, "an array of strings")),
+    }
+}
+
+fn parse_state(s: &Map<String, Value>) -> Result<RotationState, DocumentError> {
+    let ids = string_array(s, "upstreamIdsBefore", "rotationState.upstreamIdsBefore")?;
+    let leftovers = string_array(
+        s,
+        "leftoverUpstreamIds",
+        "rotationState.leftoverUpstreamIds",
+    )?;
+    let supersedes = match s.get("supersedes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(o)) => Some(Supersedes {
+            version_id: string_field(o, "versionId", "rotationState.supersedes.versionId")?,
+            upstream_id: optional_string(o, "upstreamId", "rotationState.supersedes.upstreamId")?,
+        }),
+        Some(_) => return Err(wrong("rotationState.supersedes", "an object")),
     };
     let created_at = match s.get("createdAt") {
         None | Some(Value::Null) => 0,
@@ -237,6 +290,8 @@ fn parse_state(s: &Map<String, Value>) -> Result<RotationState, DocumentError> {
     Ok(RotationState {
         upstream_ids_before: ids,
         created_at,
+        supersedes,
+        leftover_upstream_ids: leftovers,
     })
 }
 
@@ -277,15 +332,21 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         optional_string(p, "tokenEndpoint", "rotation.tokenEndpoint")?,
         optional_string(p, "issuer", "rotation.issuer")?,
     ) {
-        (Some(url), None) => TokenEndpoint::Url(require_http_url(url, "rotation.tokenEndpoint")?),
-        (None, Some(iss)) => TokenEndpoint::Issuer(require_http_url(iss, "rotation.issuer")?),
+        (Some(url), None) => Some(TokenEndpoint::Url(require_http_url(
+            url,
+            "rotation.tokenEndpoint",
+        )?)),
+        (None, Some(iss)) => Some(TokenEndpoint::Issuer(require_http_url(
+            iss,
+            "rotation.issuer",
+        )?)),
         (Some(_), Some(_)) => {
             return Err(DocumentError::Invalid {
                 field: "rotation.tokenEndpoint".into(),
                 reason: "set either tokenEndpoint or issuer, not both".into(),
             })
         }
-        (None, None) => return Err(DocumentError::Missing("rotation.tokenEndpoint".into())),
+        (None, None) => None,
     };
     let scopes = match p.get("scopes") {
         None | Some(Value::Null) => Vec::new(),
@@ -311,11 +372,18 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         };
     let grace_period = match p.get("gracePeriodHours") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(Duration::from_secs(
-            v.as_u64()
-                .ok_or_else(|| wrong("rotation.gracePeriodHours", "a whole number of hours"))?
-                * 3600,
-        )),
+        Some(v) => {
+            let hours = v
+                .as_u64()
+                .ok_or_else(|| wrong("rotation.gracePeriodHours", "a whole number of hours"))?;
+            if hours > MAX_GRACE_PERIOD_HOURS {
+                return Err(DocumentError::Invalid {
+                    field: "rotation.gracePeriodHours".into(),
+                    reason: format!("at most {MAX_GRACE_PERIOD_HOURS} hours (one year)"),
+                });
+            }
+            Some(Duration::from_secs(hours * 3600))
+        }
     };
     let secret_json_key = optional_string(p, "secretJsonKey", "rotation.secretJsonKey")?
         .unwrap_or_else(|| DEFAULT_SECRET_JSON_KEY.to_string());
@@ -409,6 +477,11 @@ mod tests {
             RotationState {
                 upstream_ids_before: vec!["csid-1".into()],
                 created_at: 42,
+                supersedes: Some(Supersedes {
+                    version_id: "v-1".into(),
+                    upstream_id: Some("csid-1".into()),
+                }),
+                leftover_upstream_ids: vec!["csid-0".into()],
             },
         );
         let v: Value = serde_json::from_str(next.to_secret_string().expose()).unwrap();
@@ -427,8 +500,17 @@ mod tests {
                 "rotation"
             ]
         );
-        let reparsed = doc(v).unwrap();
-        assert_eq!(reparsed.state.unwrap().created_at, 42);
+        assert_eq!(
+            v["rotationState"]["supersedes"],
+            json!({"versionId": "v-1", "upstreamId": "csid-1"})
+        );
+        let reparsed = doc(v).unwrap().state.unwrap();
+        assert_eq!(reparsed.created_at, 42);
+        assert_eq!(
+            reparsed.supersedes.unwrap().upstream_id.as_deref(),
+            Some("csid-1")
+        );
+        assert_eq!(reparsed.leftover_upstream_ids, ["csid-0"]);
     }
 
     #[test]
@@ -468,7 +550,6 @@ mod tests {
         }
         for (field, path) in [
             ("userPoolId", "rotation.userPoolId"),
-            ("tokenEndpoint", "rotation.tokenEndpoint"),
             ("idp", "rotation.idp"),
         ] {
             let mut v = valid();
@@ -533,6 +614,34 @@ mod tests {
         let mut v = valid();
         v["rotation"]["issuer"] = json!("https://issuer.example.com");
         assert!(doc(v).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn the_token_endpoint_is_optional_and_the_coordinates_name_pool_and_client() {
+        let mut v = valid();
+        v["rotation"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tokenEndpoint");
+        let d = doc(v).unwrap();
+        assert_eq!(d.profile.token_endpoint, None);
+        assert_eq!(d.coordinates(), "cognito:us-east-1_AbC123/abc123");
+    }
+
+    #[test]
+    fn a_grace_period_beyond_a_year_or_that_would_overflow_is_refused() {
+        for hours in [json!(MAX_GRACE_PERIOD_HOURS + 1), json!(u64::MAX)] {
+            let mut v = valid();
+            v["rotation"]["gracePeriodHours"] = hours;
+            let err = doc(v).unwrap_err().to_string();
+            assert!(
+                err.contains("rotation.gracePeriodHours") && err.contains("at most"),
+                "{err}"
+            );
+        }
+        let mut v = valid();
+        v["rotation"]["gracePeriodHours"] = json!(MAX_GRACE_PERIOD_HOURS);
+        assert!(doc(v).is_ok());
     }
 
     #[test]

@@ -15,7 +15,6 @@ use agentcore_rotator::findings::{
     EmitReport, Emitters, EmittersConfig, Finding, FindingSink, FindingsError, LogSink, Severity,
 };
 use agentcore_rotator::rotation::Rotator;
-use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{AgentCoreEmulator, ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::conductor::Conductor;
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
@@ -432,7 +431,7 @@ async fn a_provider_referencing_the_secret_from_another_region_is_reported_as_re
     let emitters = Emitters::new(vec![Box::new(env.findings.clone())]);
     let rotator = Rotator::new(
         Arc::new(SecretsManagerStore::new(&env.stack.moto.sdk_config())),
-        Arc::new(AwsUpstreams::new(env.stack.cognito_sdk_config())),
+        Arc::new(env.stack.upstreams()),
         LocalStack::fast_config(),
     )
     .with_agentcore(hooks(

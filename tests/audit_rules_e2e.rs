@@ -26,7 +26,6 @@ use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
-use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::moto::REGION;
 use agentcore_rotator_testkit::providers::provider_arn;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
@@ -141,7 +140,7 @@ async fn audit(stack: &LocalStack, config: AuditConfig) -> Findings {
         REGION,
         config,
     );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::new(stack.cognito_sdk_config())));
+    auditor.upstreams = Some(Arc::new(stack.upstreams()));
     auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await

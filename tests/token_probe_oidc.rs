@@ -34,7 +34,7 @@ async fn run(
 ) -> Result<agentcore_rotator::upstream::token_probe::ProbeSuccess, ProbeError> {
     probe()
         .probe(&ProbeRequest {
-            endpoint,
+            endpoint: agentcore_rotator::upstream::token_probe::ProbeEndpoint::Document(endpoint),
             client_id,
             client_secret: &SecretString::new(secret),
             scopes,

@@ -198,13 +198,31 @@ pub async fn resolve(
     secret_arn: &str,
     json_key: &str,
 ) -> Result<Result<ValueHash, Problem>, CheckError> {
+    resolve_at(
+        access,
+        store,
+        provider,
+        secret_arn,
+        json_key,
+        VersionRef::Stage(AWSCURRENT),
+    )
+    .await
+}
+
+/// [`resolve`] as if `version` were AWSCURRENT: how the provider resolved before a promotion
+/// whose pre-move state was not recorded.
+pub async fn resolve_at(
+    access: &dyn SecretAccess,
+    store: &dyn SecretStore,
+    provider: &ProviderRef,
+    secret_arn: &str,
+    json_key: &str,
+    version: VersionRef<'_>,
+) -> Result<Result<ValueHash, Problem>, CheckError> {
     if let Some(problem) = access_problem(access, provider, secret_arn).await? {
         return Ok(Err(problem));
     }
-    let Some(payload) = store
-        .get_value(secret_arn, VersionRef::Stage(AWSCURRENT))
-        .await?
-    else {
+    let Some(payload) = store.get_value(secret_arn, version).await? else {
         return Ok(Err(Problem::SecretNotFound));
     };
     Ok(

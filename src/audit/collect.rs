@@ -20,8 +20,8 @@ use crate::findings::Timestamp;
 use crate::rotation::store::Payload;
 use crate::secret_doc::{IdpKind, SecretDocument};
 use crate::upstream::lineage::{self, Lineage};
-use crate::upstream::token_probe::{ProbeError, ProbeRequest, TokenProbe};
-use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
+use crate::upstream::token_probe::{ProbeEndpoint, ProbeError, ProbeRequest, TokenProbe};
+use crate::upstream::{ClientRef, Upstream, UpstreamDirectory, UpstreamError};
 
 use super::config::AuditConfig;
 use super::policy::{self, PolicyVerdict};
@@ -580,11 +580,17 @@ impl Collector {
             .state
             .as_ref()
             .filter(|s| s.created_at > 0)
-            .map(|s| Timestamp::from_millis((s.created_at + grace.as_secs()) * 1000));
+            .map(|s| {
+                Timestamp::from_millis(
+                    s.created_at
+                        .saturating_add(grace.as_secs())
+                        .saturating_mul(1000),
+                )
+            });
         let probe = match (&live, &self.probes) {
             (Some(_), Some(budget)) => {
                 tally.probes = 1;
-                run_probe(budget, &current).await
+                run_probe(budget, &current, upstream.as_ref()).await
             }
             _ => ProbeFacts::NotRun,
         };
@@ -650,7 +656,11 @@ fn shape(read: Result<Option<Payload>, String>) -> (Observed<ValueShape>, Option
     }
 }
 
-async fn run_probe(budget: &ProbeBudget, doc: &SecretDocument) -> ProbeFacts {
+async fn run_probe(
+    budget: &ProbeBudget,
+    doc: &SecretDocument,
+    upstream: &dyn Upstream,
+) -> ProbeFacts {
     {
         let mut state = budget.state.lock().await;
         if state.0 >= budget.max {
@@ -662,8 +672,19 @@ async fn run_probe(budget: &ProbeBudget, doc: &SecretDocument) -> ProbeFacts {
         }
         *state = (state.0 + 1, Some(Instant::now()));
     }
+    let derived;
+    let endpoint = match &doc.profile.token_endpoint {
+        Some(named) => ProbeEndpoint::Document(named),
+        None => match upstream.token_endpoint().await {
+            Ok(url) => {
+                derived = url;
+                ProbeEndpoint::Derived(&derived)
+            }
+            Err(e) => return ProbeFacts::Inconclusive(short(&e.to_string())),
+        },
+    };
     let request = ProbeRequest {
-        endpoint: &doc.profile.token_endpoint,
+        endpoint,
         client_id: &doc.client_id,
         client_secret: &doc.client_secret,
         scopes: &doc.profile.scopes,

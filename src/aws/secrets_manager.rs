@@ -6,7 +6,9 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::Client;
 
 use crate::event::RotationToken;
-use crate::rotation::store::{Payload, SecretDescription, SecretStore, StoreError, VersionRef};
+use crate::rotation::store::{
+    Payload, SecretDescription, SecretStore, StoreError, VersionInfo, VersionRef,
+};
 use crate::sensitive::SecretString;
 
 #[derive(Clone)]
@@ -54,7 +56,42 @@ impl SecretStore for SecretsManagerStore {
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            tags: out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect(),
         })
+    }
+
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, StoreError> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(secret_id)
+                .include_deprecated(true)
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| store_error("ListSecretVersionIds", &e))?;
+            out.extend(page.versions().iter().filter_map(|v| {
+                Some(VersionInfo {
+                    id: v.version_id()?.to_string(),
+                    stages: v.version_stages().to_vec(),
+                    created: v
+                        .created_date()
+                        .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
+                })
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn get_value(
@@ -66,6 +103,7 @@ impl SecretStore for SecretsManagerStore {
         req = match version {
             VersionRef::Stage(stage) => req.version_stage(stage),
             VersionRef::IdAndStage(id, stage) => req.version_id(id).version_stage(stage),
+            VersionRef::Id(id) => req.version_id(id),
         };
         match req.send().await {
             Ok(out) => Ok(Some(match out.secret_string() {

@@ -1,13 +1,21 @@
 //! createSecret: store the next value as AWSPENDING (generated locally where the IdP lets us
-//! choose it, so a crash never leaves an upstream secret Secrets Manager does not know).
+//! choose it, so a crash never leaves an upstream secret Secrets Manager does not know), with
+//! what this rotation needs to know later: the live upstream ids, the version it supersedes and
+//! that version's upstream secret, and the leftovers of earlier rolled-back or abandoned runs.
 
-use super::store::{VersionRef, AWSPENDING};
-use super::{capacity, client_ref, RotationError, Rotator, StepOutcome};
+use super::capacity::{self, Known};
+use super::store::{SecretDescription, VersionRef, AWSCURRENT, AWSPENDING};
+use super::{binding, client_ref, history, RotationError, Rotator, StepOutcome};
 use crate::event::RotationEvent;
-use crate::secret_doc::{epoch_seconds, RotationState};
+use crate::secret_doc::{epoch_seconds, RotationState, Supersedes};
 use crate::upstream::generate::random_secret;
+use crate::upstream::lineage::Version;
 
-pub async fn run(r: &Rotator, event: &RotationEvent) -> Result<StepOutcome, RotationError> {
+pub async fn run(
+    r: &Rotator,
+    event: &RotationEvent,
+    desc: &SecretDescription,
+) -> Result<StepOutcome, RotationError> {
     let secret = event.secret_id.as_str();
     let token = event.client_request_token.as_str();
     let current = r.current_doc(secret).await?;
@@ -18,27 +26,42 @@ pub async fn run(r: &Rotator, event: &RotationEvent) -> Result<StepOutcome, Rota
     {
         return Ok(StepOutcome::AlreadyDone);
     }
+    binding::check(desc, &current, "AWSCURRENT")?;
+    let current_version = Version {
+        id: desc
+            .version_with_stage(AWSCURRENT)
+            .ok_or(RotationError::NoCurrentVersion)?,
+        doc: &current,
+    };
     let upstream = r.upstreams.upstream_for(&current.profile).await?;
     let client = client_ref(&current);
     let live = upstream.list_secrets(&client).await?;
+    let found = history::at_create(r, secret, desc, token, current_version, &live).await?;
     let caps = upstream.capabilities().clone();
     let mut state = RotationState {
         upstream_ids_before: live.iter().map(|s| s.id.clone()).collect(),
         created_at: epoch_seconds((r.clock)()),
+        supersedes: Some(Supersedes {
+            version_id: current_version.id.to_string(),
+            upstream_id: found.current.id().map(str::to_string),
+        }),
+        leftover_upstream_ids: found.leftovers.clone(),
     };
     let next = if caps.value_chosen_by_caller {
         let value = random_secret(caps.value_alphabet, caps.value_length)?;
         current.next_version(value, None, state)
     } else {
         // The IdP generates the value: make room, create it, store value and id together.
-        capacity::make_room(r, secret, upstream.as_ref(), &client, &live, &current, None).await?;
+        let known = Known {
+            current: current_version,
+            current_id: found.current.clone(),
+            leftovers: &found.leftovers,
+        };
+        capacity::make_room(r, secret, desc, upstream.as_ref(), &client, &live, &known).await?;
         let added = upstream.add_secret(&client, None).await?;
-        let value = added.value.ok_or_else(|| {
-            RotationError::Capacity(
-                "identity provider returned no value for a generated secret".into(),
-            )
-        })?;
+        let value = added.value.ok_or(RotationError::NoValue)?;
         state.upstream_ids_before.retain(|id| id != &added.id);
+        state.leftover_upstream_ids.clear();
         current.next_version(value, Some(added.id), state)
     };
     r.store

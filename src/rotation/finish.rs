@@ -1,10 +1,17 @@
 //! finishSecret: move AWSCURRENT to the new version, then drop AWSPENDING from it. With
 //! AgentCore hooks, dependent providers are checked just before and just after the move, and
 //! the move is undone when the new version itself breaks one (see [`super::references`]).
+//!
+//! AWSPENDING leaves the rotated version only once the confirmation has ended in confirmed,
+//! rolled back, or broken-not-rolled-back. Any other failure (a throttled read, an AgentCore or
+//! IdP error) leaves it in place, so Secrets Manager's retry finds the token AWSCURRENT and
+//! AWSPENDING and confirms again ([`already_current`]) instead of reporting success unchecked.
 
-use super::references;
-use super::store::{SecretDescription, AWSCURRENT, AWSPENDING};
-use super::{RotationError, Rotator, StepOutcome};
+use super::references::{self, Baseline, Before};
+use super::store::{SecretDescription, VersionRef, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use super::{binding, RotationError, Rotator, StepOutcome};
+use crate::agentcore::AgentCoreHooks;
+use crate::secret_doc::SecretDocument;
 
 pub async fn run(
     r: &Rotator,
@@ -13,11 +20,18 @@ pub async fn run(
     token: &str,
 ) -> Result<StepOutcome, RotationError> {
     let baseline = match &r.agentcore {
-        Some(ac) => Some((ac, references::baseline(r, ac, &desc.arn).await?)),
+        Some(ac) => Some((
+            ac,
+            references::baseline(r, ac, &desc.arn, Before::Current).await?,
+        )),
         None => None,
     };
-    // Refuse to promote a version that never got a value.
-    let pending = match r.pending_doc(secret, token).await {
+    // Refuse to promote a version that never got a value, or names another client.
+    let pending = match r
+        .pending_doc(secret, token)
+        .await
+        .and_then(|p| binding::check(desc, &p, "AWSPENDING").map(|()| p))
+    {
         Ok(p) => p,
         Err(e) => {
             if let Some((ac, b)) = &baseline {
@@ -32,22 +46,45 @@ pub async fn run(
     r.store
         .update_stage(secret, AWSCURRENT, Some(token), Some(old))
         .await?;
-    // AWSPENDING stays on the token until the confirmation is over: if the function dies in
-    // between, the retry sees it and confirms again (see `already_current`).
-    let confirmed = match &baseline {
-        Some((ac, b)) => references::confirm(r, ac, &desc.arn, old, token, &pending, b).await,
-        None => Ok(()),
-    };
-    // Also after a rollback: Secrets Manager's retries then stop at the preamble instead of
-    // promoting the version again.
-    drop_pending_label(r, secret, desc, token).await?;
-    confirmed?;
+    settle(r, secret, desc, token, old, &pending, baseline).await?;
     Ok(StepOutcome::Done)
 }
 
+/// Confirms the promotion of `token` over `old`, then drops AWSPENDING unless the confirmation
+/// could not come to a verdict.
+async fn settle(
+    r: &Rotator,
+    secret: &str,
+    desc: &SecretDescription,
+    token: &str,
+    old: &str,
+    pending: &SecretDocument,
+    baseline: Option<(&AgentCoreHooks, Baseline)>,
+) -> Result<(), RotationError> {
+    let confirmed = match &baseline {
+        Some((ac, b)) => references::confirm(r, ac, &desc.arn, old, token, pending, b).await,
+        None => Ok(()),
+    };
+    match confirmed {
+        // A verdict: after a rollback too, so Secrets Manager's retries stop at the preamble
+        // instead of promoting the version again.
+        Ok(())
+        | Err(RotationError::RolledBack { .. })
+        | Err(RotationError::BrokenNotRolledBack { .. }) => {
+            drop_pending_label(r, secret, desc, token).await?;
+            confirmed
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "confirmation did not finish; AWSPENDING stays on the new version so the retry confirms again");
+            Err(e)
+        }
+    }
+}
+
 /// finishSecret for a token that is already AWSCURRENT. AWSPENDING still on it means an earlier
-/// invocation died after the move and before its confirmation finished: check the providers
-/// again and report what is broken (no rollback: the pre-move state is gone), then clean up.
+/// invocation died (or failed) after the move and before its confirmation came to a verdict:
+/// confirm again, with AWSPREVIOUS (the version the move superseded) as the baseline, rolling
+/// back if the rule says so; then clean up.
 pub async fn already_current(
     r: &Rotator,
     secret: &str,
@@ -57,11 +94,28 @@ pub async fn already_current(
     if !desc.has_stage(token, AWSPENDING) {
         return Ok(());
     }
-    if let Some(ac) = &r.agentcore {
-        let now = references::baseline(r, ac, &desc.arn).await?;
-        references::report_baseline(ac, &desc.arn, &now).await;
-    }
-    drop_pending_label(r, secret, desc, token).await
+    let (Some(ac), Some(previous)) = (&r.agentcore, desc.version_with_stage(AWSPREVIOUS)) else {
+        return drop_pending_label(r, secret, desc, token).await;
+    };
+    let baseline = references::baseline(r, ac, &desc.arn, Before::Superseded(previous)).await?;
+    let promoted = r
+        .read_doc(
+            secret,
+            VersionRef::IdAndStage(token, AWSCURRENT),
+            "AWSCURRENT",
+        )
+        .await?
+        .ok_or(RotationError::NoCurrentVersion)?;
+    settle(
+        r,
+        secret,
+        desc,
+        token,
+        previous,
+        &promoted,
+        Some((ac, baseline)),
+    )
+    .await
 }
 
 /// AWS allows AWSPENDING to stay on the new current version, but its own backend removes it,

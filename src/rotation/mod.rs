@@ -1,9 +1,11 @@
 //! The Secrets Manager rotation function: preamble, then one of four idempotent steps.
 
+pub mod binding;
 pub mod capacity;
 pub mod create;
 pub mod finish;
 pub mod handler;
+pub mod history;
 pub mod preamble;
 pub mod references;
 pub mod set;
@@ -89,6 +91,22 @@ pub enum RotationError {
     Random(#[from] RandomError),
     #[error("cannot add a secret upstream: {0}")]
     Capacity(String),
+    #[error(
+        "cannot tell which upstream secret belongs to which version, so nothing is removed: {0}"
+    )]
+    UnknownLineage(String),
+    #[error("identity provider returned no value for a secret it generated")]
+    NoValue,
+    #[error("secret {secret} is not bound to an identity-provider client: an administrator must tag it (aws secretsmanager tag-resource --secret-id {secret} --tags Key={tag},Value={document}) before it can rotate; nothing was changed", tag = binding::BINDING_TAG)]
+    Unbound { secret: String, document: String },
+    #[error("the {stage} document names {document} but the secret is bound to {bound} (tag {tag}); nothing was changed: correct the document, or have an administrator change the binding", tag = binding::BINDING_TAG)]
+    BindingMismatch {
+        bound: String,
+        document: String,
+        stage: &'static str,
+    },
+    #[error("finishSecret rolled this version back earlier (it is AWSPREVIOUS, AWSCURRENT is {current_version}); it is not promoted again: start a new rotation once the providers are fixed")]
+    RolledBackEarlier { current_version: String },
     #[error("cannot check AgentCore credential providers: {0}")]
     AgentCore(#[from] AgentCoreError),
     #[error("testSecret pre-flight failed, nothing was promoted: {0}")]
@@ -152,10 +170,16 @@ impl Rotator {
                 Ok(StepOutcome::AlreadyCurrent)
             }
             preamble::Preamble::AlreadyCurrent => Ok(StepOutcome::AlreadyCurrent),
+            preamble::Preamble::RolledBack { current } => {
+                finish::drop_pending_label(self, secret, &desc, token).await?;
+                Err(RotationError::RolledBackEarlier {
+                    current_version: current,
+                })
+            }
             preamble::Preamble::Proceed => match event.step {
-                Step::CreateSecret => create::run(self, event).await,
-                Step::SetSecret => set::run(self, secret, token).await,
-                Step::TestSecret => test::run(self, secret, token).await,
+                Step::CreateSecret => create::run(self, event, &desc).await,
+                Step::SetSecret => set::run(self, secret, &desc, token).await,
+                Step::TestSecret => test::run(self, secret, &desc, token).await,
                 Step::FinishSecret => finish::run(self, secret, &desc, token).await,
             },
         }

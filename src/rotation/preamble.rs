@@ -1,6 +1,6 @@
 //! The checks Secrets Manager's rotation template runs before every step.
 
-use super::store::{SecretDescription, AWSCURRENT, AWSPENDING};
+use super::store::{SecretDescription, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use super::RotationError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -9,6 +9,10 @@ pub enum Preamble {
     Proceed,
     /// The token already carries AWSCURRENT: an earlier run finished.
     AlreadyCurrent,
+    /// finishSecret moved AWSCURRENT back from the token (it carries AWSPREVIOUS and still
+    /// AWSPENDING: the function died before dropping it). Promoting it again would break the
+    /// same providers again, so the rotation ends here.
+    RolledBack { current: String },
 }
 
 pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, RotationError> {
@@ -20,6 +24,14 @@ pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, Rotation
     }
     if desc.has_stage(token, AWSCURRENT) {
         return Ok(Preamble::AlreadyCurrent);
+    }
+    if desc.has_stage(token, AWSPENDING) && desc.has_stage(token, AWSPREVIOUS) {
+        return Ok(Preamble::RolledBack {
+            current: desc
+                .version_with_stage(AWSCURRENT)
+                .unwrap_or_default()
+                .to_string(),
+        });
     }
     if !desc.has_stage(token, AWSPENDING) {
         return Err(match desc.version_with_stage(AWSPENDING) {
@@ -44,6 +56,7 @@ mod tests {
                 .iter()
                 .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
                 .collect(),
+            ..Default::default()
         }
     }
 
@@ -90,6 +103,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_rolled_back_token_still_pending_is_not_promoted_again() {
+        let d = desc(
+            true,
+            &[
+                ("old", &["AWSCURRENT"]),
+                ("t", &["AWSPENDING", "AWSPREVIOUS"]),
+            ],
+        );
+        assert_eq!(
+            check(&d, "t").unwrap(),
+            Preamble::RolledBack {
+                current: "old".into()
+            }
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! live. Anything else (status, Region, deletion, resource or key policy) is the same for every
 //! version and is reported, not rolled back.
 
-use super::store::AWSCURRENT;
+use super::store::{VersionRef, AWSCURRENT};
 use super::{client_ref, RotationError, Rotator};
 use crate::agentcore::check::{self, Problem};
 use crate::agentcore::probe::{ProbeFailure, ValueHash};
@@ -19,7 +19,7 @@ use crate::agentcore::{
 };
 use crate::findings::{Finding, FindingsError, Timestamp};
 use crate::secret_doc::SecretDocument;
-use crate::upstream::lineage::{self, Lineage};
+use crate::upstream::lineage::{self, Lineage, Version};
 
 /// A provider that depends on the secret (owned: the directory's full list is dropped).
 #[derive(Clone, Debug)]
@@ -52,9 +52,10 @@ async fn dependents(
         .collect())
 }
 
-/// testSecret: every EXTERNAL provider's JSON key must be a non-empty string in AWSPENDING.
-/// A key that AWSCURRENT holds but AWSPENDING does not blocks promotion; a key neither holds
-/// is an existing broken reference, reported at finishSecret instead of blocking rotation.
+/// testSecret: promotion must not break a provider that works. A provider whose JSON key
+/// AWSCURRENT holds but AWSPENDING does not blocks promotion. A key neither holds is a reference
+/// that is already broken: it is reported (`REF-003`) and the rotation goes on, because refusing
+/// would freeze rotation for every other reader of the secret without fixing that one.
 pub async fn preflight(
     r: &Rotator,
     ac: &AgentCoreHooks,
@@ -64,6 +65,7 @@ pub async fn preflight(
     let deps = dependents(ac, secret_arn, Some(&pending.client_id)).await?;
     let current = r.current_doc(secret_arn).await?;
     let mut blocked = Vec::new();
+    let mut already_broken = 0usize;
     let mut findings = Vec::new();
     let (scope, now) = (report::scope_of(secret_arn), Timestamp::now());
     for d in &deps {
@@ -79,18 +81,21 @@ pub async fn preflight(
         if pending.string_at(key).is_some() {
             continue;
         }
-        // Any missing key blocks promotion: promoting would leave this provider unable to
-        // resolve the secret, whether or not it could before.
-        let already = if current.string_at(key).is_some() {
-            "AWSCURRENT holds it"
+        if current.string_at(key).is_some() {
+            blocked.push(format!(
+                "{} provider {} references JSON key {key:?}, which AWSCURRENT holds but AWSPENDING does not (missing or empty)",
+                kind_label(p),
+                p.name
+            ));
         } else {
-            "AWSCURRENT lacks it too, so this reference is already broken"
-        };
-        blocked.push(format!(
-            "{} provider {} references JSON key {key:?}, which is missing or empty in AWSPENDING ({already})",
-            kind_label(p),
-            p.name
-        ));
+            already_broken += 1;
+            tracing::warn!(
+                provider = %p.name,
+                provider_arn = %p.arn,
+                json_key = %key,
+                "credential provider references a JSON key that AWSCURRENT lacks too: already broken, reported, not blocking"
+            );
+        }
         if let Some(scope) = &scope {
             let problem = Problem::KeyUnusable {
                 key: key.clone(),
@@ -99,8 +104,8 @@ pub async fn preflight(
             findings.push(report::problem_finding(scope, p, secret_arn, &problem, now));
         }
     }
+    emit(ac, findings).await;
     if !blocked.is_empty() {
-        emit(ac, findings).await;
         return Err(RotationError::Preflight(format!(
             "{}; add the key to the pending document or correct the provider's jsonKey, then rotate again",
             blocked.join("; ")
@@ -108,6 +113,7 @@ pub async fn preflight(
     }
     tracing::info!(
         providers = deps.len(),
+        already_broken,
         "credential provider pre-flight passed"
     );
     Ok(())
@@ -152,28 +158,52 @@ fn probe_agrees(result: &ProbeResult, expected: ValueHash) -> bool {
     matches!(result, Ok(None)) || matches!(result, Ok(Some(h)) if *h == expected)
 }
 
+/// Which version counts as "before promotion".
+#[derive(Clone, Copy, Debug)]
+pub enum Before<'a> {
+    /// AWSCURRENT, read just before the move (with the data-plane probe).
+    Current,
+    /// A version that was AWSCURRENT before a move whose pre-move state was lost (a retry after
+    /// the function died mid-confirmation). The data plane serves AWSCURRENT only, so it cannot
+    /// be probed as it was: only content-dependent breaks can then justify a rollback.
+    Superseded(&'a str),
+}
+
 pub async fn baseline(
     r: &Rotator,
     ac: &AgentCoreHooks,
     secret_arn: &str,
+    before: Before<'_>,
 ) -> Result<Baseline, RotationError> {
-    let previous = r.current_doc(secret_arn).await.ok();
+    let at = match before {
+        Before::Current => VersionRef::Stage(AWSCURRENT),
+        Before::Superseded(id) => VersionRef::Id(id),
+    };
+    // A read error fails the step: guessing "no previous version" would rule out a rollback.
+    // An unreadable document (not the rotator's) is simply no previous document.
+    let previous = r
+        .store
+        .get_value(secret_arn, at)
+        .await?
+        .and_then(|payload| SecretDocument::parse(payload.text()).ok());
     let client_id = previous.as_ref().map(|d| d.client_id.as_str());
+    let before_is_current = matches!(before, Before::Current);
     let mut entries = Vec::new();
     for dependent in dependents(ac, secret_arn, client_id).await? {
         let (before, probe_ok_before) = match (&dependent.reference, &previous) {
             (None, _) => (None, false),
             (Some((arn, key)), prev) => {
-                let before = check::resolve(
+                let before = check::resolve_at(
                     ac.access.as_ref(),
                     r.store.as_ref(),
                     &dependent.provider,
                     arn,
                     key,
+                    at,
                 )
                 .await?;
-                let probe_ok = match (&before, prev) {
-                    (Ok(hash), Some(prev)) => probe(ac, &dependent.provider, prev)
+                let probe_ok = match (&before, prev, before_is_current) {
+                    (Ok(hash), Some(prev), true) => probe(ac, &dependent.provider, prev)
                         .await
                         .is_some_and(|res| probe_agrees(&res, *hash)),
                     _ => false,
@@ -325,7 +355,8 @@ pub async fn confirm(
         .collect::<Vec<_>>()
         .join("; ");
     let providers: Vec<&ProviderRef> = breaks.iter().map(|(p, _)| *p).collect();
-    let live = previous_upstream_live(r, baseline.previous.as_ref(), pending).await;
+    let live =
+        previous_upstream_live(r, baseline.previous.as_ref(), previous_version, pending).await?;
     let (rule, result, detail) = match live {
         Ok(()) => {
             r.store
@@ -363,30 +394,35 @@ pub async fn confirm(
     Err(result)
 }
 
-/// Rolling back is safe only while the previous version's upstream secret still works.
+/// Rolling back is safe only while the previous version's upstream secret still works. An IdP
+/// error fails the step (the retry confirms again) rather than deciding against the rollback.
 async fn previous_upstream_live(
     r: &Rotator,
     previous: Option<&SecretDocument>,
+    previous_version: &str,
     pending: &SecretDocument,
-) -> Result<(), String> {
-    let previous = previous.ok_or("the previous version could not be read")?;
-    let upstream = r
-        .upstreams
-        .upstream_for(&previous.profile)
-        .await
-        .map_err(|e| e.to_string())?;
-    let live = upstream
-        .list_secrets(&client_ref(previous))
-        .await
-        .map_err(|e| e.to_string())?;
-    match lineage::resolve(previous, Some(pending), &live) {
+) -> Result<Result<(), String>, RotationError> {
+    let Some(previous) = previous else {
+        return Ok(Err("the previous version could not be read".into()));
+    };
+    let upstream = r.upstreams.upstream_for(&previous.profile).await?;
+    let live = upstream.list_secrets(&client_ref(previous)).await?;
+    let version = Version {
+        id: previous_version,
+        doc: previous,
+    };
+    let newer = Version {
+        id: "",
+        doc: pending,
+    };
+    Ok(match lineage::resolve_version(version, &[newer], &live) {
         Lineage::Live(_) => Ok(()),
         Lineage::Absent => Err("the previous version's upstream secret is no longer live".into()),
         Lineage::Ambiguous(ids) => Err(format!(
             "cannot tell which live upstream secret belongs to the previous version ({})",
             ids.join(", ")
         )),
-    }
+    })
 }
 
 async fn emit(ac: &AgentCoreHooks, findings: Vec<Result<Finding, FindingsError>>) {

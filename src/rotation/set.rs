@@ -1,10 +1,19 @@
-//! setSecret: make the pending value live at the identity provider, beside the current one.
+//! setSecret: make the pending value live at the identity provider, beside the current one,
+//! after removing what earlier runs left and, at the IdP's cap, the superseded secret.
 
-use super::{capacity, client_ref, RotationError, Rotator, StepOutcome};
-use crate::upstream::lineage::{self, Lineage};
+use super::capacity::{self, Known};
+use super::store::{SecretDescription, AWSCURRENT};
+use super::{binding, client_ref, RotationError, Rotator, StepOutcome};
+use crate::upstream::lineage::{self, Lineage, Version};
 
-pub async fn run(r: &Rotator, secret: &str, token: &str) -> Result<StepOutcome, RotationError> {
+pub async fn run(
+    r: &Rotator,
+    secret: &str,
+    desc: &SecretDescription,
+    token: &str,
+) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
+    binding::check(desc, &pending, "AWSPENDING")?;
     let current = r.current_doc(secret).await?;
     let upstream = r.upstreams.upstream_for(&pending.profile).await?;
     let client = client_ref(&pending);
@@ -12,23 +21,21 @@ pub async fn run(r: &Rotator, secret: &str, token: &str) -> Result<StepOutcome, 
     match lineage::resolve(&pending, None, &live) {
         Lineage::Live(_) => return Ok(StepOutcome::AlreadyDone),
         Lineage::Ambiguous(ids) => {
-            return Err(RotationError::Capacity(format!(
+            return Err(RotationError::UnknownLineage(format!(
                 "secrets {} appeared upstream after AWSPENDING was created; remove the ones this rotation did not add",
                 ids.join(", ")
             )))
         }
         Lineage::Absent => {}
     }
-    capacity::make_room(
-        r,
-        secret,
-        upstream.as_ref(),
-        &client,
-        &live,
-        &current,
-        Some(&pending),
-    )
-    .await?;
+    let current_version = Version {
+        id: desc
+            .version_with_stage(AWSCURRENT)
+            .ok_or(RotationError::NoCurrentVersion)?,
+        doc: &current,
+    };
+    let known = Known::from_pending(current_version, &pending, &live);
+    capacity::make_room(r, secret, desc, upstream.as_ref(), &client, &live, &known).await?;
     upstream
         .add_secret(&client, Some(&pending.client_secret))
         .await?;

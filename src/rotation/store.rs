@@ -19,6 +19,8 @@ pub struct SecretDescription {
     pub rotation_enabled: bool,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// The secret's tags (the binding tag among them).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SecretDescription {
@@ -42,6 +44,16 @@ impl SecretDescription {
 pub enum VersionRef<'a> {
     Stage(&'a str),
     IdAndStage(&'a str, &'a str),
+    /// A version by id alone: one that may carry no label (an abandoned rotation's).
+    Id(&'a str),
+}
+
+/// One version as ListSecretVersionIds lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionInfo {
+    pub id: String,
+    pub stages: Vec<String>,
+    pub created: Option<std::time::SystemTime>,
 }
 
 /// A stored value: text, or binary (which the rotator does not handle).
@@ -84,6 +96,8 @@ pub trait SecretStore: Send + Sync {
         value: &SecretString,
         rotation_token: Option<&RotationToken>,
     ) -> Result<(), StoreError>;
+    /// Every version, labelled or not (ListSecretVersionIds with deprecated versions).
+    async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, StoreError>;
     /// UpdateSecretVersionStage.
     async fn update_stage(
         &self,

@@ -1,15 +1,33 @@
 //! testSecret: prove the pending secret at the IdP's token endpoint before it is promoted, and
-//! (with AgentCore hooks) that every referencing provider's JSON key is in AWSPENDING.
+//! (with AgentCore hooks) that promoting it breaks no provider that works today.
 
-use super::{RotationError, Rotator, StepOutcome};
-use crate::upstream::token_probe::ProbeRequest;
+use super::store::SecretDescription;
+use super::{binding, RotationError, Rotator, StepOutcome};
+use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
 
-pub async fn run(r: &Rotator, secret: &str, token: &str) -> Result<StepOutcome, RotationError> {
+pub async fn run(
+    r: &Rotator,
+    secret: &str,
+    desc: &SecretDescription,
+    token: &str,
+) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
+    binding::check(desc, &pending, "AWSPENDING")?;
+    // The document may name an endpoint only within the deployment's allowlist; otherwise the
+    // IdP adapter derives it from the bound coordinates.
+    let derived;
+    let endpoint = match &pending.profile.token_endpoint {
+        Some(named) => ProbeEndpoint::Document(named),
+        None => {
+            let upstream = r.upstreams.upstream_for(&pending.profile).await?;
+            derived = upstream.token_endpoint().await?;
+            ProbeEndpoint::Derived(&derived)
+        }
+    };
     let outcome = r
         .probe
         .probe(&ProbeRequest {
-            endpoint: &pending.profile.token_endpoint,
+            endpoint,
             client_id: &pending.client_id,
             client_secret: &pending.client_secret,
             scopes: &pending.profile.scopes,

@@ -1,5 +1,6 @@
 //! Amazon Cognito user pool app clients: two live secrets at most, caller-chosen values,
 //! `AddUserPoolClientSecret` / `ListUserPoolClientSecrets` / `DeleteUserPoolClientSecret`.
+//! The token endpoint is the user pool's own domain (`DescribeUserPool`), never the document's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,17 +19,23 @@ use crate::aws::call_counter::CallCounter;
 use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::sensitive::SecretString;
 
+/// Where Cognito serves a prefix domain (`{domain}` and `{region}` are filled in). Configurable
+/// (`ROTATOR_COGNITO_DOMAIN_URL`) only so a local stack can stand in for it.
+pub const DEFAULT_DOMAIN_URL: &str = "https://{domain}.auth.{region}.amazoncognito.com";
+
 pub struct Cognito {
     client: Client,
     user_pool_id: String,
+    domain_url: String,
     capabilities: Capabilities,
 }
 
 impl Cognito {
-    pub fn new(client: Client, user_pool_id: impl Into<String>) -> Self {
+    pub fn new(client: Client, user_pool_id: impl Into<String>, domain_url: &str) -> Self {
         Self {
             client,
             user_pool_id: user_pool_id.into(),
+            domain_url: domain_url.to_string(),
             capabilities: Capabilities {
                 value_chosen_by_caller: true,
                 value_alphabet: WORD_ALPHABET,
@@ -67,10 +74,79 @@ where
     }
 }
 
+/// The token endpoint of a pool with `custom_domain` or prefix `domain`. Both come from the
+/// Cognito API; they are checked to be plain host names / prefixes so nothing can steer the URL.
+pub fn token_endpoint_of(
+    domain_url: &str,
+    region: &str,
+    domain: Option<&str>,
+    custom_domain: Option<&str>,
+) -> Result<String, String> {
+    let host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if let Some(custom) = custom_domain.filter(|d| !d.is_empty()) {
+        let custom = custom.to_ascii_lowercase();
+        if !custom.chars().all(host_char) || custom.starts_with('.') || !custom.contains('.') {
+            return Err(format!("custom domain {custom:?} is not a host name"));
+        }
+        return Ok(format!("https://{custom}/oauth2/token"));
+    }
+    let Some(prefix) = domain.filter(|d| !d.is_empty()) else {
+        return Err("the user pool has no domain; Cognito serves client_credentials only on a pool domain (create one with `aws cognito-idp create-user-pool-domain`)".into());
+    };
+    let valid = prefix.len() <= 63
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !prefix.starts_with('-')
+        && !prefix.ends_with('-');
+    if !valid {
+        return Err(format!(
+            "domain prefix {prefix:?} is not a Cognito domain prefix"
+        ));
+    }
+    Ok(format!(
+        "{}/oauth2/token",
+        domain_url
+            .replace("{domain}", prefix)
+            .replace("{region}", region)
+            .trim_end_matches('/')
+    ))
+}
+
 #[async_trait]
 impl Upstream for Cognito {
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    async fn token_endpoint(&self) -> Result<String, UpstreamError> {
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| match classify("DescribeUserPool", "-", e) {
+                UpstreamError::ClientNotFound { .. } => UpstreamError::Profile(format!(
+                    "user pool {} does not exist (or the rotation role may not describe it)",
+                    self.user_pool_id
+                )),
+                other => other,
+            })?;
+        let pool = out.user_pool();
+        let region = cognito_region(&self.user_pool_id).unwrap_or_default();
+        token_endpoint_of(
+            &self.domain_url,
+            region,
+            pool.and_then(|p| p.domain()),
+            pool.and_then(|p| p.custom_domain()),
+        )
+        .map_err(|why| {
+            UpstreamError::Profile(format!(
+                "no token endpoint for user pool {}: {why}",
+                self.user_pool_id
+            ))
+        })
     }
 
     async fn list_secrets(&self, client: &ClientRef) -> Result<Vec<UpstreamSecret>, UpstreamError> {
@@ -184,6 +260,7 @@ pub struct AwsUpstreams {
     base: SdkConfig,
     cognito: Mutex<HashMap<String, Client>>,
     counter: Option<CallCounter>,
+    cognito_domain_url: String,
 }
 
 impl AwsUpstreams {
@@ -192,7 +269,14 @@ impl AwsUpstreams {
             base,
             cognito: Mutex::new(HashMap::new()),
             counter: None,
+            cognito_domain_url: DEFAULT_DOMAIN_URL.to_string(),
         }
+    }
+
+    /// Where Cognito prefix domains are served (default [`DEFAULT_DOMAIN_URL`]).
+    pub fn with_cognito_domain_url(mut self, url: impl Into<String>) -> Self {
+        self.cognito_domain_url = url.into();
+        self
     }
 
     /// With every IdP API attempt counted by `counter` (the audit summary).
@@ -233,8 +317,47 @@ impl UpstreamDirectory for AwsUpstreams {
                 let region = cognito_region(pool).ok_or_else(|| {
                     UpstreamError::Profile("rotation.userPoolId has no Region prefix".into())
                 })?;
-                Ok(Arc::new(Cognito::new(self.cognito_client(region), pool)))
+                Ok(Arc::new(Cognito::new(
+                    self.cognito_client(region),
+                    pool,
+                    &self.cognito_domain_url,
+                )))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_endpoint_comes_from_the_pools_domain() {
+        assert_eq!(
+            token_endpoint_of(DEFAULT_DOMAIN_URL, "eu-west-1", Some("agents"), None).unwrap(),
+            "https://agents.auth.eu-west-1.amazoncognito.com/oauth2/token"
+        );
+        assert_eq!(
+            token_endpoint_of(
+                DEFAULT_DOMAIN_URL,
+                "eu-west-1",
+                Some("agents"),
+                Some("Auth.Example.com")
+            )
+            .unwrap(),
+            "https://auth.example.com/oauth2/token"
+        );
+    }
+
+    #[test]
+    fn a_pool_without_a_domain_or_with_a_strange_one_has_no_token_endpoint() {
+        let err = token_endpoint_of(DEFAULT_DOMAIN_URL, "r", None, None).unwrap_err();
+        assert!(err.contains("create-user-pool-domain"), "{err}");
+        for bad in ["evil.com/x", "a@b", "UPPER", "-x", "x/../y"] {
+            assert!(token_endpoint_of(DEFAULT_DOMAIN_URL, "r", Some(bad), None).is_err());
+        }
+        for bad in ["evil.com/path", "user@evil.com", "evil.com:81", "localhost"] {
+            assert!(token_endpoint_of(DEFAULT_DOMAIN_URL, "r", None, Some(bad)).is_err());
         }
     }
 }

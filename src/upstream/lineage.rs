@@ -48,14 +48,76 @@ pub fn resolve(
         };
     }
     let before = doc.state.as_ref().map(|s| s.upstream_ids_before.as_slice());
-    let later_before = later
+    let bounds: Vec<&[String]> = later
         .and_then(|l| l.state.as_ref())
+        .map(|s| s.upstream_ids_before.as_slice())
+        .into_iter()
+        .collect();
+    candidates_of(live, before, &bounds)
+}
+
+/// A version of the secret, by id, with its document.
+#[derive(Clone, Copy, Debug)]
+pub struct Version<'a> {
+    pub id: &'a str,
+    pub doc: &'a SecretDocument,
+}
+
+/// The upstream secret of `version`, given the versions created to replace it (`successors`:
+/// the pending one, a rolled-back or an abandoned one). A successor that recorded the id it
+/// superseded (`rotationState.supersedes`) settles it; otherwise every successor's snapshot
+/// bounds the candidates, since each was taken after this version's secret was pushed.
+pub fn resolve_version(
+    version: Version<'_>,
+    successors: &[Version<'_>],
+    live: &[UpstreamSecret],
+) -> Lineage {
+    let is_live = |id: &str| live.iter().any(|s| s.id == id);
+    if let Some(id) = &version.doc.client_secret_id {
+        return if is_live(id) {
+            Lineage::Live(id.clone())
+        } else {
+            Lineage::Absent
+        };
+    }
+    let recorded = successors.iter().find_map(|s| {
+        let sup = s.doc.state.as_ref()?.supersedes.as_ref()?;
+        (sup.version_id == version.id).then_some(sup.upstream_id.as_ref()?)
+    });
+    if let Some(id) = recorded {
+        return if is_live(id) {
+            Lineage::Live(id.clone())
+        } else {
+            Lineage::Absent
+        };
+    }
+    let before = version
+        .doc
+        .state
+        .as_ref()
         .map(|s| s.upstream_ids_before.as_slice());
+    let bounds: Vec<&[String]> = successors
+        .iter()
+        .filter_map(|s| {
+            s.doc
+                .state
+                .as_ref()
+                .map(|st| st.upstream_ids_before.as_slice())
+        })
+        .collect();
+    candidates_of(live, before, &bounds)
+}
+
+fn candidates_of(
+    live: &[UpstreamSecret],
+    before: Option<&[String]>,
+    bounds: &[&[String]],
+) -> Lineage {
     let candidates: Vec<String> = live
         .iter()
         .map(|s| &s.id)
         .filter(|id| before.is_none_or(|b| !b.contains(id)))
-        .filter(|id| later_before.is_none_or(|b| b.contains(id)))
+        .filter(|id| bounds.iter().all(|b| b.contains(id)))
         .cloned()
         .collect();
     match candidates.len() {
@@ -192,6 +254,69 @@ mod tests {
         assert_eq!(
             resolve(&current, Some(&pending), &live(&["a", "b", "c"])),
             Lineage::Live("b".into())
+        );
+    }
+
+    fn successor(supersedes: &str, upstream: Option<&str>, before: &[&str]) -> SecretDocument {
+        let v = json!({
+            "clientId": "c", "clientSecret": "v",
+            "rotation": {"idp": "cognito", "userPoolId": "us-east-1_X"},
+            "rotationState": {"upstreamIdsBefore": before, "createdAt": 2,
+                "supersedes": {"versionId": supersedes, "upstreamId": upstream}}
+        });
+        SecretDocument::parse(Some(&SecretString::new(v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn a_successor_that_recorded_what_it_superseded_settles_the_current_secret() {
+        // After a rollback the current version matches two live secrets by snapshot alone.
+        let current = doc(None, Some(&["a"]));
+        let rolled_back = successor("v-cur", Some("b"), &["a", "b"]);
+        let live_now = live(&["b", "c"]);
+        let cur = Version {
+            id: "v-cur",
+            doc: &current,
+        };
+        assert_eq!(
+            resolve(&current, None, &live_now),
+            Lineage::Ambiguous(vec!["b".into(), "c".into()])
+        );
+        assert_eq!(
+            resolve_version(
+                cur,
+                &[Version {
+                    id: "v-rb",
+                    doc: &rolled_back
+                }],
+                &live_now
+            ),
+            Lineage::Live("b".into())
+        );
+        // A record about another version says nothing about this one; the snapshot still bounds.
+        let other = successor("v-other", Some("z"), &["a", "b"]);
+        assert_eq!(
+            resolve_version(
+                cur,
+                &[Version {
+                    id: "v-o",
+                    doc: &other
+                }],
+                &live_now
+            ),
+            Lineage::Live("b".into())
+        );
+        // A recorded id that is gone is absent, not guessed.
+        let gone = successor("v-cur", Some("q"), &["a", "q"]);
+        assert_eq!(
+            resolve_version(
+                cur,
+                &[Version {
+                    id: "v-g",
+                    doc: &gone
+                }],
+                &live_now
+            ),
+            Lineage::Absent
         );
     }
 

@@ -70,6 +70,9 @@ pub enum UpstreamError {
 #[async_trait]
 pub trait Upstream: Send + Sync {
     fn capabilities(&self) -> &Capabilities;
+    /// The token endpoint, derived from the IdP coordinates (never from the document), for
+    /// proving a secret when the document names none.
+    async fn token_endpoint(&self) -> Result<String, UpstreamError>;
     async fn list_secrets(&self, client: &ClientRef) -> Result<Vec<UpstreamSecret>, UpstreamError>;
     /// Creates a secret; with `value` when [`Capabilities::value_chosen_by_caller`].
     async fn add_secret(

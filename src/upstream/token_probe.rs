@@ -19,8 +19,18 @@ pub struct TokenProbe {
     initial_backoff: Duration,
 }
 
+/// Where the token request goes, and who chose it.
+pub enum ProbeEndpoint<'a> {
+    /// Derived by the IdP adapter from coordinates (e.g. a Cognito user pool's domain): scheme
+    /// and loopback rules apply, the allowlist does not.
+    Derived(&'a str),
+    /// Named by the secret document (`rotation.tokenEndpoint` or `rotation.issuer`): its origin
+    /// must be in ROTATOR_ALLOWED_TOKEN_ORIGINS.
+    Document(&'a TokenEndpoint),
+}
+
 pub struct ProbeRequest<'a> {
-    pub endpoint: &'a TokenEndpoint,
+    pub endpoint: ProbeEndpoint<'a>,
     pub client_id: &'a str,
     pub client_secret: &'a SecretString,
     pub scopes: &'a [String],
@@ -89,10 +99,11 @@ impl TokenProbe {
 
     /// The token endpoint: as configured, or from the issuer's metadata (OIDC discovery first,
     /// then RFC 8414), checking that the metadata names the same issuer.
-    pub async fn token_endpoint(&self, endpoint: &TokenEndpoint) -> Result<String, ProbeError> {
+    pub async fn token_endpoint(&self, endpoint: &ProbeEndpoint<'_>) -> Result<String, ProbeError> {
         let issuer = match endpoint {
-            TokenEndpoint::Url(url) => return Ok(url.clone()),
-            TokenEndpoint::Issuer(issuer) => issuer.trim_end_matches('/'),
+            ProbeEndpoint::Derived(url) => return Ok(url.to_string()),
+            ProbeEndpoint::Document(TokenEndpoint::Url(url)) => return Ok(url.clone()),
+            ProbeEndpoint::Document(TokenEndpoint::Issuer(issuer)) => issuer.trim_end_matches('/'),
         };
         let fail = |reason: String| ProbeError::Discovery {
             issuer: issuer.to_string(),
@@ -123,7 +134,7 @@ impl TokenProbe {
     }
 
     pub async fn probe(&self, req: &ProbeRequest<'_>) -> Result<ProbeSuccess, ProbeError> {
-        let endpoint = self.token_endpoint(req.endpoint).await?;
+        let endpoint = self.token_endpoint(&req.endpoint).await?;
         let start = Instant::now();
         let deadline = start + self.budget;
         let mut backoff = self.initial_backoff;

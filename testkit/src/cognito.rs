@@ -1,7 +1,9 @@
-//! Amazon Cognito simulator: the three client-secret operations over the AWS JSON 1.1 protocol
-//! (so the real `aws-sdk-cognitoidentityprovider` client works unchanged through
-//! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`), a `/oauth2/token` endpoint for
-//! `client_credentials`, and per-pool OIDC discovery.
+//! Amazon Cognito simulator: the three client-secret operations and `DescribeUserPool` over the
+//! AWS JSON 1.1 protocol (so the real `aws-sdk-cognitoidentityprovider` client works unchanged
+//! through `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`), a token endpoint per user-pool domain
+//! for `client_credentials` (`/domain/<prefix>/oauth2/token`, standing in for
+//! `https://<prefix>.auth.<region>.amazoncognito.com/oauth2/token`: only that pool's clients are
+//! served there, as on Cognito), and per-pool OIDC discovery.
 //!
 //! Contract followed (Cognito API reference): at most 2 secrets per app client
 //! (`LimitExceededException` beyond), the last secret cannot be deleted
@@ -45,9 +47,28 @@ struct SimClient {
     scopes: Vec<String>,
 }
 
+/// Pool id → (domain prefix, clients).
+struct SimPool {
+    domain: Option<String>,
+    clients: HashMap<String, SimClient>,
+}
+
+impl std::ops::Deref for SimPool {
+    type Target = HashMap<String, SimClient>;
+    fn deref(&self) -> &Self::Target {
+        &self.clients
+    }
+}
+
+impl std::ops::DerefMut for SimPool {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.clients
+    }
+}
+
 #[derive(Default)]
 struct Sim {
-    pools: HashMap<String, HashMap<String, SimClient>>,
+    pools: HashMap<String, SimPool>,
     knobs: Knobs,
     calls: HashMap<String, u32>,
     seq: u64,
@@ -134,7 +155,10 @@ async fn json_rpc(State(state): State<Shared>, headers: HeaderMap, body: String)
     let (pool_id, client_id) = (field("UserPoolId"), field("ClientId"));
     if !matches!(
         target.as_str(),
-        "AddUserPoolClientSecret" | "ListUserPoolClientSecrets" | "DeleteUserPoolClientSecret"
+        "AddUserPoolClientSecret"
+            | "ListUserPoolClientSecrets"
+            | "DeleteUserPoolClientSecret"
+            | "DescribeUserPool"
     ) {
         return aws_error(
             "UnknownOperationException",
@@ -146,6 +170,21 @@ async fn json_rpc(State(state): State<Shared>, headers: HeaderMap, body: String)
             "ResourceNotFoundException",
             format!("User pool {pool_id} does not exist."),
         );
+    }
+    if target == "DescribeUserPool" {
+        let pool = &sim.pools[&pool_id];
+        let region = pool_id.split('_').next().unwrap_or_default();
+        let mut out = json!({
+            "Id": pool_id,
+            "Name": format!("pool-{pool_id}"),
+            "Arn": format!("arn:aws:cognito-idp:{region}:123456789012:userpool/{pool_id}"),
+            "CreationDate": epoch(SystemTime::now()),
+            "LastModifiedDate": epoch(SystemTime::now()),
+        });
+        if let Some(d) = &pool.domain {
+            out["Domain"] = json!(d);
+        }
+        return Json(json!({"UserPool": out})).into_response();
     }
     if !sim.pools[&pool_id].contains_key(&client_id) {
         return aws_error(
@@ -229,10 +268,23 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
     (status, Json(json!({"error": error}))).into_response()
 }
 
-async fn token(State(state): State<Shared>, headers: HeaderMap, body: String) -> Response {
+async fn token(
+    Path(domain): Path<String>,
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let form: HashMap<String, String> = form_pairs(&body);
     let mut sim = state.lock().unwrap();
     *sim.calls.entry("oauth2/token".into()).or_default() += 1;
+    let Some(pool_id) = sim
+        .pools
+        .iter()
+        .find(|(_, p)| p.domain.as_deref() == Some(domain.as_str()))
+        .map(|(id, _)| id.clone())
+    else {
+        return (StatusCode::NOT_FOUND, "no such domain").into_response();
+    };
     if let Some(status) = sim.knobs.token_faults.pop_front() {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return oauth_error(
@@ -263,7 +315,8 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: String) ->
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    let Some(client) = sim.pools.values().find_map(|p| p.get(&client_id)) else {
+    // A domain serves its own pool's clients only.
+    let Some(client) = sim.pools[&pool_id].get(&client_id) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
     };
     let now = Instant::now();
@@ -293,12 +346,21 @@ fn form_pairs(body: &str) -> HashMap<String, String> {
 
 async fn discovery(Path(pool): Path<String>, State(state): State<(Shared, String)>) -> Response {
     let (sim, endpoint) = state;
-    if !sim.lock().unwrap().pools.contains_key(&pool) {
+    let Some(domain) = sim
+        .lock()
+        .unwrap()
+        .pools
+        .get(&pool)
+        .map(|p| p.domain.clone())
+    else {
         return (StatusCode::NOT_FOUND, "unknown user pool").into_response();
-    }
+    };
+    let Some(domain) = domain else {
+        return (StatusCode::NOT_FOUND, "user pool has no domain").into_response();
+    };
     Json(json!({
         "issuer": format!("{endpoint}/{pool}"),
-        "token_endpoint": format!("{endpoint}/oauth2/token"),
+        "token_endpoint": format!("{endpoint}/domain/{domain}/oauth2/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     }))
     .into_response()
@@ -313,7 +375,7 @@ impl CognitoSim {
         listener.set_nonblocking(true).expect("nonblocking");
         let app = Router::new()
             .route("/", post(json_rpc))
-            .route("/oauth2/token", post(token))
+            .route("/domain/{domain}/oauth2/token", post(token))
             .with_state(state.clone())
             .merge(
                 Router::new()
@@ -338,8 +400,18 @@ impl CognitoSim {
         &self.endpoint
     }
 
-    pub fn token_endpoint(&self) -> String {
-        format!("{}/oauth2/token", self.endpoint)
+    /// `ROTATOR_COGNITO_DOMAIN_URL` for this simulator: prefix domains served under `/domain/`.
+    pub fn domain_url(&self) -> String {
+        format!("{}/domain/{{domain}}", self.endpoint)
+    }
+
+    /// The token endpoint of a pool's domain.
+    pub fn token_endpoint(&self, pool_id: &str) -> String {
+        let domain = self.lock().pools[pool_id]
+            .domain
+            .clone()
+            .expect("pool has a domain");
+        format!("{}/domain/{domain}/oauth2/token", self.endpoint)
     }
 
     /// The OIDC issuer of a pool (discovery at `<issuer>/.well-known/openid-configuration`).
@@ -351,10 +423,24 @@ impl CognitoSim {
         self.state.lock().unwrap()
     }
 
+    /// A user pool with a prefix domain (as every pool that serves client_credentials has).
     pub fn create_user_pool(&self, region: &str) -> String {
+        let id = self.create_user_pool_without_domain(region);
+        let domain = format!("agents-{}", id.split('_').nth(1).unwrap_or_default()).to_lowercase();
+        self.lock().pools.get_mut(&id).expect("pool").domain = Some(domain);
+        id
+    }
+
+    pub fn create_user_pool_without_domain(&self, region: &str) -> String {
         let mut sim = self.lock();
         let id = format!("{region}_{}", sim.next_id("P"));
-        sim.pools.insert(id.clone(), HashMap::new());
+        sim.pools.insert(
+            id.clone(),
+            SimPool {
+                domain: None,
+                clients: HashMap::new(),
+            },
+        );
         id
     }
 

@@ -7,6 +7,7 @@ use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
+use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
@@ -63,7 +64,7 @@ impl LocalStack {
         let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
         Rotator::new(
             Arc::new(SecretsManagerStore::new(&secrets_sdk)),
-            Arc::new(AwsUpstreams::new(self.cognito_sdk_config())),
+            Arc::new(self.upstreams()),
             config,
         )
         .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
@@ -101,6 +102,7 @@ impl LocalStack {
                 "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
                 self.agentcore.endpoint().into(),
             ),
+            ("ROTATOR_COGNITO_DOMAIN_URL", self.cognito.domain_url()),
         ]
     }
 
@@ -108,11 +110,18 @@ impl LocalStack {
         sdk_config_for(self.cognito.endpoint(), REGION)
     }
 
+    /// The IdP adapters, reaching the simulator through endpoint configuration only (the SDK
+    /// endpoint, and the URL prefix domains are served at).
+    pub fn upstreams(&self) -> AwsUpstreams {
+        AwsUpstreams::new(self.cognito_sdk_config())
+            .with_cognito_domain_url(self.cognito.domain_url())
+    }
+
     /// A rotator that reaches moto and the simulator through endpoint configuration only.
     pub fn rotator(&self, config: Config) -> Rotator {
         Rotator::new(
             Arc::new(SecretsManagerStore::new(&self.moto.sdk_config())),
-            Arc::new(AwsUpstreams::new(self.cognito_sdk_config())),
+            Arc::new(self.upstreams()),
             config,
         )
     }
@@ -134,8 +143,9 @@ impl LocalStack {
         )
     }
 
-    /// Creates a pool, a client with one secret, and the secret document in Secrets Manager.
-    /// `patch` is merged into the document's top level (`rotation` is merged key by key).
+    /// Creates a pool, a client with one secret, and the secret document in Secrets Manager,
+    /// bound to that client by the binding tag (as an administrator would). `patch` is merged
+    /// into the document's top level (`rotation` is merged key by key).
     pub async fn cognito_fixture(&self, patch: Value) -> CognitoFixture {
         let name = format!("agentcore/test/{}", uuid::Uuid::new_v4().simple());
         self.cognito_fixture_with(&self.sm, &name, patch).await
@@ -160,17 +170,23 @@ impl LocalStack {
             "rotation": {
                 "idp": "cognito",
                 "userPoolId": pool_id,
-                "tokenEndpoint": self.cognito.token_endpoint(),
                 "scopes": ["agents/invoke"],
                 "clientAuthentication": "client_secret_basic",
                 "gracePeriodHours": 0
             }
         });
         merge(&mut doc, patch);
+        let binding = format!("cognito:{pool_id}/{client_id}");
         let out = sm
             .create_secret()
             .name(name)
             .secret_string(doc.to_string())
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(BINDING_TAG)
+                    .value(binding)
+                    .build(),
+            )
             .send()
             .await
             .expect("CreateSecret");
