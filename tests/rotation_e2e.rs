@@ -408,27 +408,6 @@ async fn throttling_and_server_errors_at_the_token_endpoint_are_retried() {
 }
 
 #[tokio::test]
-async fn a_leftover_third_secret_is_removed_before_adding_and_awscurrent_is_kept() {
-    let stack = LocalStack::start();
-    let f = stack.cognito_fixture(json!({})).await;
-    let leftover = stack.cognito.add_secret_out_of_band(
-        &f.pool_id,
-        &f.client_id,
-        "leftover_secret_from_crashed_run_01",
-    );
-    let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
-    let run = conductor.rotate(&f.secret_arn).await;
-    assert!(run.succeeded, "{:?}", run.last_error());
-    let ids = stack.cognito.secret_ids(&f.pool_id, &f.client_id);
-    assert!(!ids.contains(&leftover), "leftover removed");
-    assert!(
-        ids.contains(&f.initial_secret_id),
-        "the secret behind AWSCURRENT at the time was kept"
-    );
-    assert_eq!(ids.len(), 2);
-}
-
-#[tokio::test]
 async fn a_second_rotation_removes_the_superseded_secret_only_after_its_grace_period() {
     let stack = LocalStack::start();
     // Grace period of one hour: the second rotation must refuse to drop AWSPREVIOUS's secret.

@@ -4,6 +4,7 @@
 pub mod agentcore;
 pub mod cognito;
 pub mod conductor;
+pub mod faulty_store;
 pub mod findings_route;
 pub mod latency;
 pub mod moto;

@@ -8,6 +8,7 @@ use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::rotation::binding::BINDING_TAG;
+use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
@@ -119,11 +120,17 @@ impl LocalStack {
 
     /// A rotator that reaches moto and the simulator through endpoint configuration only.
     pub fn rotator(&self, config: Config) -> Rotator {
-        Rotator::new(
-            Arc::new(SecretsManagerStore::new(&self.moto.sdk_config())),
-            Arc::new(self.upstreams()),
-            config,
-        )
+        self.rotator_over(self.store(), config)
+    }
+
+    /// The Secrets Manager adapter over moto.
+    pub fn store(&self) -> Arc<dyn SecretStore> {
+        Arc::new(SecretsManagerStore::new(&self.moto.sdk_config()))
+    }
+
+    /// A rotator over another store (e.g. [`crate::faulty_store::FaultyStore`]).
+    pub fn rotator_over(&self, store: Arc<dyn SecretStore>, config: Config) -> Rotator {
+        Rotator::new(store, Arc::new(self.upstreams()), config)
     }
 
     /// Config for tests: short probe budget and back-off.
