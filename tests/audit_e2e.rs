@@ -473,9 +473,10 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
     assert!(sec004.contains(&orphaned), "{rules:?}");
     assert!(!sec004.contains(&kept), "{rules:?}");
     let summary = outcome.summary();
-    // One GetFunction per distinct function; metadata from ListSecrets, not DescribeSecret.
+    // One GetFunctionConcurrency per distinct function (not GetFunction, which would return
+    // the function's environment and code URL); metadata from ListSecrets, not DescribeSecret.
     assert_eq!(
-        summary.api_calls.get("GetFunction"),
+        summary.api_calls.get("GetFunctionConcurrency"),
         Some(&2),
         "{:?}",
         summary.api_calls

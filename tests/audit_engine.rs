@@ -50,7 +50,7 @@ struct Fakes {
     unlisted: Mutex<HashSet<String>>,
     /// Whether ListSecrets is allowed.
     lists: bool,
-    /// Rotation functions that do not exist (GetFunction: not found).
+    /// Rotation functions that do not exist (GetFunctionConcurrency: not found).
     missing_functions: Mutex<HashSet<String>>,
 }
 
@@ -152,7 +152,7 @@ impl SecretInventory for Inv {
         })
     }
     async fn function_exists(&self, arn: &str) -> Option<bool> {
-        self.0.count("GetFunction");
+        self.0.count("GetFunctionConcurrency");
         Some(!self.0.missing_functions.lock().unwrap().contains(arn))
     }
     async fn current_values(
@@ -359,11 +359,11 @@ async fn a_full_audit_stays_at_the_api_call_lower_bound() {
     let s = outcome.summary();
     assert!(s.complete);
     assert_eq!((s.oauth2_providers, s.secrets), (1000, 200));
-    // Metadata from two ListSecrets pages, not 200 DescribeSecret; one GetFunction for the
-    // one rotation function all secrets share.
+    // Metadata from two ListSecrets pages, not 200 DescribeSecret; one GetFunctionConcurrency
+    // for the one rotation function all secrets share.
     assert_eq!(s.api_calls["ListSecrets"], 2);
     assert_eq!(s.api_calls.get("DescribeSecret"), None);
-    assert_eq!(s.api_calls["GetFunction"], 1);
+    assert_eq!(s.api_calls["GetFunctionConcurrency"], 1);
     assert_eq!(s.api_calls["BatchGetSecretValue"], 10);
     assert_eq!(s.api_calls["GetResourcePolicy"], 200);
     assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
@@ -420,7 +420,10 @@ async fn a_missing_rotation_function_fires_sec_004_after_one_lookup() {
     assert_eq!(sec004.len(), 10, "one per secret");
     assert!(sec004[0].description().contains(ROTATION_FUNCTION));
     let s = outcome.summary();
-    assert_eq!(s.api_calls["GetFunction"], 1, "cached per invocation");
+    assert_eq!(
+        s.api_calls["GetFunctionConcurrency"], 1,
+        "cached per invocation"
+    );
     assert_eq!(s.api_calls_total, s.lower_bound, "{:?}", s.api_calls);
 }
 

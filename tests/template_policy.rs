@@ -5,6 +5,8 @@
 //! - any wildcard action (`"*"`, `service:*`, `service:Get*`, `?`), in every branch of `!If`;
 //! - `NotAction` / `NotResource`, and actions it cannot read as literals;
 //! - a `Resource: "*"` whose actions are not all on [`STAR_RESOURCE_ALLOWED_ACTIONS`];
+//! - an `Allow` of an action on [`FORBIDDEN_ACTIONS`] (tags, resource policies and settings of
+//!   secrets; Lambda reads that return functions' environment variables);
 //! - a Lambda permission for `secretsmanager.amazonaws.com` that lacks `SourceAccount` (in any
 //!   branch) or uses `SourceArn`;
 //! - managed policies and SAM policy templates, whose statements this file cannot see.
@@ -26,6 +28,28 @@ const STAR_RESOURCE_ALLOWED_ACTIONS: &[&str] = &[
     "secretsmanager:BatchGetSecretValue",
 ];
 
+/// Actions no statement of the template may allow, on any resource, with any condition.
+/// Matched case-insensitively, like IAM.
+const FORBIDDEN_ACTIONS: &[&str] = &[
+    // Tags decide which secrets are in scope (`agentcore-rotator`) and which client a secret may
+    // mint credentials for (`agentcore-rotator:binding`, docs/deploy.md): only an administrator
+    // writes them. CreateSecret is here because it can carry tags.
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+    "secretsmanager:CreateSecret",
+    // Who may read a secret (bedrock-agentcore.amazonaws.com among others) is the owner's call.
+    "secretsmanager:PutResourcePolicy",
+    "secretsmanager:DeleteResourcePolicy",
+    // UpdateSecret changes the KMS key and can write a value straight to AWSCURRENT, around the
+    // rotation protocol; the rotation needs PutSecretValue and UpdateSecretVersionStage only.
+    "secretsmanager:UpdateSecret",
+    // These return functions' environment variables (GetFunction also a presigned code URL).
+    // SEC-004 only asks whether a function exists: lambda:GetFunctionConcurrency answers that.
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:ListFunctions",
+];
+
 const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +64,8 @@ enum Problem {
     NonLiteralAction,
     /// `Resource: "*"` with these actions that are not on the allow-list (empty: no actions given).
     StarResource(Vec<String>),
+    /// An `Allow` of an action on [`FORBIDDEN_ACTIONS`].
+    ForbiddenAction(String),
     /// A Secrets Manager invoke permission that may be created without `SourceAccount`.
     SecretsManagerPermissionWithoutSourceAccount,
     /// A Secrets Manager invoke permission with `SourceArn` (pins the function to one secret).
@@ -256,11 +282,19 @@ fn star_resource_allowed(action: &str) -> bool {
         .any(|allowed| allowed.eq_ignore_ascii_case(action))
 }
 
+fn is_forbidden_action(action: &str) -> bool {
+    FORBIDDEN_ACTIONS
+        .iter()
+        .any(|forbidden| forbidden.eq_ignore_ascii_case(action))
+}
+
 fn check_statement(statement: &Value, at: &str, report: &mut Report) {
     report.statements_checked += 1;
     let Some(map) = statement.as_mapping() else {
         return;
     };
+    // A Deny may name anything; every other statement is read as an Allow.
+    let denies = map.get("Effect").and_then(literal) == Some("Deny");
     if map.contains_key("NotAction") {
         report.push(at, Problem::NotAction);
     }
@@ -274,6 +308,9 @@ fn check_statement(statement: &Value, at: &str, report: &mut Report) {
             Some(text) => {
                 if is_wildcard_action(text) {
                     report.push(at, Problem::WildcardAction(text.to_owned()));
+                }
+                if !denies && is_forbidden_action(text) {
+                    report.push(at, Problem::ForbiddenAction(text.to_owned()));
                 }
                 actions.push(text.to_owned());
             }
@@ -339,6 +376,96 @@ fn check_shipped_template() -> Report {
         .unwrap_or_else(|e| panic!("cannot read {TEMPLATE_PATH}: {e}"));
     check_template(&yaml).unwrap_or_else(|e| panic!("{TEMPLATE_PATH}: {e}"))
 }
+
+/// The shipped template, parsed.
+fn shipped_template() -> Value {
+    let yaml = std::fs::read_to_string(TEMPLATE_PATH)
+        .unwrap_or_else(|e| panic!("cannot read {TEMPLATE_PATH}: {e}"));
+    serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("{TEMPLATE_PATH}: {e}"))
+}
+
+/// Every policy statement of a template with the condition it is granted under: the first
+/// argument of the `!If` that wraps it in its `Statement` list (`!name` for the else branch),
+/// `None` when it is unconditional.
+fn conditioned_statements(template: &Value) -> Vec<(Option<String>, &Value)> {
+    fn walk<'a>(v: &'a Value, out: &mut Vec<(Option<String>, &'a Value)>) {
+        match v {
+            Value::Mapping(map) => {
+                if let Some(statements) = map.get("Statement") {
+                    let list: Vec<&Value> = match statements {
+                        Value::Sequence(seq) => seq.iter().collect(),
+                        single => vec![single],
+                    };
+                    for statement in list {
+                        match intrinsic(statement) {
+                            Some((name, Value::Sequence(args)))
+                                if name == "If" && args.len() == 3 =>
+                            {
+                                let cond = args[0].as_str().unwrap_or("?").to_owned();
+                                for s in branches(&args[1]).into_iter().flatten() {
+                                    out.push((Some(cond.clone()), s));
+                                }
+                                for s in branches(&args[2]).into_iter().flatten() {
+                                    out.push((Some(format!("!{cond}")), s));
+                                }
+                            }
+                            _ => out.push((None, statement)),
+                        }
+                    }
+                    return;
+                }
+                map.values().for_each(|value| walk(value, out));
+            }
+            Value::Sequence(seq) => seq.iter().for_each(|value| walk(value, out)),
+            Value::Tagged(tagged) => walk(&tagged.value, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(template, &mut out);
+    out
+}
+
+/// Whether `v` is `!Ref name` (or `{Ref: name}`).
+fn is_ref_to(v: &Value, name: &str) -> bool {
+    matches!(intrinsic(v), Some((n, arg)) if n == "Ref" && arg.as_str() == Some(name))
+}
+
+/// The literal actions of a statement.
+fn actions_of(statement: &Value) -> Vec<&str> {
+    get(statement, "Action")
+        .map(items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(literal)
+        .collect()
+}
+
+/// Paths of every mapping key or string in `v` equal to `needle` (case-insensitive).
+fn mentions(v: &Value, needle: &str, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(text) if text.eq_ignore_ascii_case(needle) => out.push(at.to_owned()),
+        Value::Mapping(map) => {
+            for (key, value) in map {
+                let key = key.as_str().unwrap_or("?");
+                if key.eq_ignore_ascii_case(needle) {
+                    out.push(format!("{at}.{key}"));
+                }
+                mentions(value, needle, &format!("{at}.{key}"), out);
+            }
+        }
+        Value::Sequence(seq) => {
+            for (i, value) in seq.iter().enumerate() {
+                mentions(value, needle, &format!("{at}[{i}]"), out);
+            }
+        }
+        Value::Tagged(tagged) => mentions(&tagged.value, needle, at, out),
+        _ => {}
+    }
+}
+
+/// Only local stacks may let a token endpoint be plain http on loopback.
+const LOCAL_ONLY_SETTINGS: &[&str] = &["ROTATOR_ALLOW_LOOPBACK_HTTP"];
 
 /// Checks a small inline template made of one IAM role policy with the given statements.
 fn check_role_statements(statements_yaml: &str) -> Report {
@@ -438,6 +565,158 @@ fn the_shipped_template_lets_secrets_manager_invoke_the_rotation_function_by_sou
     assert!(get(props, "SourceAccount").is_some());
     assert!(get(props, "SourceArn").is_none());
     assert!(check_shipped_template().lambda_permissions_checked >= 1);
+}
+
+#[test]
+fn no_role_in_the_shipped_template_may_write_tags_resource_policies_or_secret_settings() {
+    let report = check_shipped_template();
+    let forbidden: Vec<_> = report
+        .violations
+        .iter()
+        .filter(|v| matches!(v.problem, Problem::ForbiddenAction(_)))
+        .collect();
+    assert!(forbidden.is_empty(), "{forbidden:?}");
+    // The same, read directly: no Allow names a forbidden action, in any branch.
+    let template = shipped_template();
+    for (cond, statement) in conditioned_statements(&template) {
+        if get(statement, "Effect").and_then(literal) == Some("Deny") {
+            continue;
+        }
+        for action in actions_of(statement) {
+            assert!(
+                !is_forbidden_action(action),
+                "{action} allowed (condition {cond:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_audit_checks_rotation_functions_with_a_read_that_returns_no_environment_or_code() {
+    let template = shipped_template();
+    let lambda_reads: Vec<&str> = conditioned_statements(&template)
+        .into_iter()
+        .flat_map(|(_, statement)| actions_of(statement))
+        .filter(|a| a.to_ascii_lowercase().starts_with("lambda:") && *a != "lambda:InvokeFunction")
+        .collect();
+    assert_eq!(lambda_reads, ["lambda:GetFunctionConcurrency"]);
+}
+
+#[test]
+fn the_data_plane_probe_is_granted_only_with_a_workload_and_only_on_the_listed_providers() {
+    let template = shipped_template();
+    let conditions = get(&template, "Conditions").expect("Conditions");
+    // ProbeListedProviders implies HasWorkload.
+    let listed = get(conditions, "ProbeListedProviders").expect("ProbeListedProviders");
+    let (name, args) = intrinsic(listed).expect("an intrinsic");
+    assert_eq!(name, "And");
+    assert!(
+        items(args).into_iter().any(|c| matches!(
+            intrinsic(c),
+            Some((n, v)) if n == "Condition" && v.as_str() == Some("HasWorkload")
+        )),
+        "ProbeListedProviders requires HasWorkload"
+    );
+    assert!(
+        get(&template, "Rules")
+            .and_then(|r| get(r, "ProbeNeedsProviderArns"))
+            .is_some(),
+        "a workload without a provider list is refused at deploy time"
+    );
+
+    const DATA_PLANE: &[&str] = &[
+        "bedrock-agentcore:GetWorkloadAccessToken",
+        "bedrock-agentcore:GetResourceApiKey",
+        "bedrock-agentcore:GetResourceOauth2Token",
+    ];
+    let mut provider_grants = 0;
+    for (cond, statement) in conditioned_statements(&template) {
+        let actions = actions_of(statement);
+        if !actions.iter().any(|a| DATA_PLANE.contains(a)) {
+            continue;
+        }
+        assert!(
+            matches!(
+                cond.as_deref(),
+                Some("HasWorkload" | "ProbeListedProviders")
+            ),
+            "data-plane actions {actions:?} granted under {cond:?}"
+        );
+        let resources = get(statement, "Resource").expect("Resource");
+        if is_ref_to(resources, "ProbeCredentialProviderArns") {
+            assert_eq!(cond.as_deref(), Some("ProbeListedProviders"));
+            provider_grants += 1;
+            continue;
+        }
+        // Otherwise only the named workload identity and the vault, never a provider pattern.
+        const CONTAINERS: &[&str] = &[
+            ":workload-identity-directory/default",
+            ":workload-identity-directory/default/workload-identity/${WorkloadIdentityName}",
+            ":token-vault/default",
+        ];
+        for resource in items(resources) {
+            let text = literal(resource).unwrap_or("<computed>");
+            assert!(
+                CONTAINERS.iter().any(|c| text.ends_with(c)),
+                "data-plane actions {actions:?} granted on {text}"
+            );
+        }
+    }
+    assert_eq!(
+        provider_grants, 1,
+        "one statement grants the listed providers"
+    );
+}
+
+#[test]
+fn both_roles_may_describe_the_configured_user_pools_and_nothing_else() {
+    let template = shipped_template();
+    let describes: Vec<_> = conditioned_statements(&template)
+        .into_iter()
+        .filter(|(_, s)| actions_of(s).contains(&"cognito-idp:DescribeUserPool"))
+        .collect();
+    assert_eq!(describes.len(), 2, "rotation role and audit role");
+    for (cond, statement) in describes {
+        assert_eq!(cond.as_deref(), Some("HasCognitoPools"));
+        let resource = get(statement, "Resource").expect("Resource");
+        assert!(is_ref_to(resource, "CognitoUserPoolArns"), "{resource:?}");
+    }
+}
+
+#[test]
+fn both_functions_get_the_allowed_token_origins_from_their_parameter() {
+    let template = shipped_template();
+    let parameter = get(&template, "Parameters")
+        .and_then(|p| get(p, "AllowedTokenOrigins"))
+        .expect("parameter AllowedTokenOrigins");
+    assert_eq!(
+        get(parameter, "Default").and_then(Value::as_str),
+        Some(""),
+        "by default a document may name no token endpoint"
+    );
+    let variable = get(&template, "Globals")
+        .and_then(|g| get(g, "Function"))
+        .and_then(|f| get(f, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| get(v, "ROTATOR_ALLOWED_TOKEN_ORIGINS"))
+        .expect("Globals set ROTATOR_ALLOWED_TOKEN_ORIGINS for both functions");
+    let (name, args) = intrinsic(variable).expect("!Join");
+    assert_eq!(name, "Join");
+    let join = args.as_sequence().map(Vec::as_slice);
+    assert!(
+        matches!(join, Some([sep, list]) if sep.as_str() == Some(",") && is_ref_to(list, "AllowedTokenOrigins")),
+        "{variable:?}"
+    );
+}
+
+#[test]
+fn the_shipped_template_cannot_set_local_only_settings() {
+    let template = shipped_template();
+    for setting in LOCAL_ONLY_SETTINGS {
+        let mut found = Vec::new();
+        mentions(&template, setting, "$", &mut found);
+        assert!(found.is_empty(), "{setting} appears at {found:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -745,4 +1024,71 @@ fn a_trust_policy_statement_without_resource_is_accepted() {
     assert!(report.violations.is_empty(), "{}", report.describe());
     // The helper's role also has a trust policy (Principal, no Resource): two statements seen.
     assert_eq!(report.statements_checked, 2);
+}
+
+#[test]
+fn allowing_a_secret_tag_or_policy_write_is_reported_in_any_spelling_and_branch() {
+    for action in [
+        "secretsmanager:TagResource",
+        "secretsmanager:UntagResource",
+        "SecretsManager:putResourcePolicy",
+        "secretsmanager:UpdateSecret",
+    ] {
+        let report = check_role_statements(&format!(
+            "- !If
+  - C
+  - Effect: Allow
+    Action: [secretsmanager:GetSecretValue, {action}]
+    Resource: arn:aws:secretsmanager:us-east-1:111122223333:secret:s-AbCdEf
+  - !Ref AWS::NoValue"
+        ));
+        assert!(
+            report.has(|p| *p == Problem::ForbiddenAction(action.into())),
+            "{action}: {}",
+            report.describe()
+        );
+    }
+}
+
+#[test]
+fn allowing_lambda_get_function_is_reported() {
+    let report = check_role_statements(
+        "- Effect: Allow
+  Action: lambda:GetFunction
+  Resource: arn:aws:lambda:us-east-1:111122223333:function:*",
+    );
+    assert!(report.has(|p| *p == Problem::ForbiddenAction("lambda:GetFunction".into())));
+}
+
+#[test]
+fn denying_a_forbidden_action_is_accepted() {
+    let report = check_role_statements(
+        "- Effect: Deny
+  Action: [secretsmanager:TagResource, secretsmanager:UntagResource]
+  Resource: arn:aws:secretsmanager:us-east-1:111122223333:secret:*",
+    );
+    assert!(report.violations.is_empty(), "{}", report.describe());
+}
+
+#[test]
+fn a_local_only_setting_anywhere_in_a_template_is_found() {
+    let template: Value = serde_yaml_ng::from_str(
+        "Globals:
+  Function:
+    Environment:
+      Variables:
+        ROTATOR_ALLOW_LOOPBACK_HTTP: !Ref AllowLoopback
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          OTHER: !If [C, rotator_allow_loopback_http, x]
+",
+    )
+    .expect("parses");
+    let mut found = Vec::new();
+    mentions(&template, "ROTATOR_ALLOW_LOOPBACK_HTTP", "$", &mut found);
+    assert_eq!(found.len(), 2, "{found:?}");
 }

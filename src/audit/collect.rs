@@ -1,10 +1,11 @@
 //! Reads one wave of referenced secrets into [`SecretFacts`], close to the API-call lower
 //! bound: metadata from the ListSecrets pages a full audit read while discovering providers
 //! ([`list_all`]; DescribeSecret only for references the listing did not return), per secret
-//! one GetResourcePolicy, one GetFunction per distinct rotation function, AWSCURRENT values 20 per
-//! BatchGetSecretValue, one key-policy read per distinct customer-managed key (cached across
-//! waves), and for rotator documents one upstream list plus the AWSPREVIOUS/AWSPENDING reads
-//! lineage needs. Values are reduced to their shape as soon as they are read.
+//! one GetResourcePolicy, one GetFunctionConcurrency per distinct rotation function, AWSCURRENT
+//! values 20 per BatchGetSecretValue, one key-policy read per distinct customer-managed key
+//! (cached across waves), and for rotator documents one upstream list plus the
+//! AWSPREVIOUS/AWSPENDING reads lineage needs. Values are reduced to their shape as soon as they
+//! are read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -205,7 +206,7 @@ pub struct Collector {
     region: String,
     config: AuditConfig,
     keys: OnceMap<KeyFacts>,
-    /// GetFunction answers, one call per rotation function per invocation.
+    /// GetFunctionConcurrency answers, one call per rotation function per invocation.
     functions: OnceMap<Option<bool>>,
     /// Listed metadata of referenced secrets not audited yet (taken as waves use it).
     listed: Mutex<HashMap<String, SecretMeta>>,

@@ -47,8 +47,8 @@ pub struct AuditSummary {
 impl AuditSummary {
     /// Fewest calls that can read what this invocation read: every List page (providers and,
     /// for a full audit, secrets), one Get per provider, one DescribeSecret per referenced
-    /// secret the listing did not return, one GetResourcePolicy per secret, one GetFunction
-    /// per distinct rotation function, values 20 per call,
+    /// secret the listing did not return, one GetResourcePolicy per secret, one
+    /// GetFunctionConcurrency per distinct rotation function, values 20 per call,
     /// one key policy per customer key, one upstream list per rotator secret, and the older
     /// versions lineage needs, and the GetFindings pages of the findings lifecycle. Token probes
     /// are plain HTTPS, not SDK calls; delivering findings is output, not reading: neither is

@@ -70,8 +70,11 @@ pub fn operation_name(target: Option<&str>, uri: &str) -> String {
     match path {
         "/findings/import" => "BatchImportFindings".into(),
         "/findings" => "GetFindings".into(),
-        // Lambda puts the function (an ARN here) last; GetFunction is the audit's only call.
-        p if p.starts_with("/2015-03-31/functions/") => "GetFunction".into(),
+        // Lambda puts the function (an ARN here) in the path; GetFunctionConcurrency is the
+        // audit's only Lambda call.
+        p if p.starts_with("/2019-09-30/functions/") && p.ends_with("/concurrency") => {
+            "GetFunctionConcurrency".into()
+        }
         p => p
             .rsplit('/')
             .find(|s| !s.is_empty())
@@ -112,9 +115,9 @@ mod tests {
         assert_eq!(
             operation_name(
                 None,
-                "http://127.0.0.1:9/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Ar"
+                "http://127.0.0.1:9/2019-09-30/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Ar/concurrency"
             ),
-            "GetFunction"
+            "GetFunctionConcurrency"
         );
     }
 }

@@ -31,7 +31,7 @@ fn code(err: &impl ProvideErrorMetadata) -> String {
     err.code().unwrap_or("RequestFailed").to_string()
 }
 
-/// Secrets Manager, KMS and Lambda (GetFunction) for the audit.
+/// Secrets Manager, KMS and Lambda (GetFunctionConcurrency) for the audit.
 pub struct SecretsInventory {
     sm: aws_sdk_secretsmanager::Client,
     kms: aws_sdk_kms::Client,
@@ -92,6 +92,16 @@ macro_rules! secret_meta {
                 .unwrap_or_default(),
         }
     };
+}
+
+/// A Lambda function ARN without its `:alias` or `:version` qualifier
+/// (`arn:aws:lambda:eu-west-1:111122223333:function:f:live` → `…:function:f`); anything else as
+/// given.
+fn unqualified_function(arn: &str) -> &str {
+    match arn.match_indices(':').nth(6) {
+        Some((i, _)) if arn.starts_with("arn:") => &arn[..i],
+        _ => arn,
+    }
 }
 
 fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
@@ -155,8 +165,19 @@ impl SecretInventory for SecretsInventory {
         })
     }
 
+    /// GetFunctionConcurrency, not GetFunction: it answers ResourceNotFound for a missing
+    /// function like GetFunction does, but returns only the reserved concurrency, where
+    /// GetFunction returns the function's environment variables and a presigned URL of its code.
+    /// It takes no qualifier, so an alias or version ARN is checked as its function.
     async fn function_exists(&self, arn: &str) -> Option<bool> {
-        match self.lambda.get_function().function_name(arn).send().await {
+        let function = unqualified_function(arn);
+        match self
+            .lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+        {
             Ok(_) => Some(true),
             Err(e) => {
                 let e = e.into_service_error();
@@ -164,7 +185,7 @@ impl SecretInventory for SecretsInventory {
                     Some(false)
                 } else {
                     // Denied or failed: SEC-004 is skipped rather than guessed.
-                    tracing::info!(target: "audit", function = %arn, error = %code(&e), "GetFunction failed; rotation function existence unknown");
+                    tracing::info!(target: "audit", function = %arn, error = %code(&e), "GetFunctionConcurrency failed; rotation function existence unknown");
                     None
                 }
             }
@@ -542,4 +563,19 @@ pub fn auditor(
         )));
     }
     Ok(auditor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unqualified_function;
+
+    #[test]
+    fn a_rotation_function_arn_loses_its_alias_or_version_and_nothing_else() {
+        let f = "arn:aws:lambda:eu-west-1:111122223333:function:rotator";
+        assert_eq!(unqualified_function(f), f);
+        assert_eq!(unqualified_function(&format!("{f}:live")), f);
+        assert_eq!(unqualified_function(&format!("{f}:7")), f);
+        assert_eq!(unqualified_function("rotator"), "rotator");
+        assert_eq!(unqualified_function("rotator:live"), "rotator:live");
+    }
 }
