@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,9 +15,11 @@ use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::{
     EmitReport, Emitters, EmittersConfig, Finding, FindingSink, FindingsError, LogSink, Severity,
 };
+use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator_testkit::agentcore::{AgentCoreEmulator, ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::conductor::Conductor;
+use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
@@ -108,6 +111,26 @@ impl Env {
 
     fn conductor(&self) -> Conductor {
         self.conductor_in(REGION, true)
+    }
+
+    /// A conductor whose rotator reads and writes Secrets Manager through `store`.
+    fn conductor_over(&self, store: Arc<dyn SecretStore>) -> Conductor {
+        let emitters = Emitters::new(vec![
+            Box::new(LogSink::new()),
+            Box::new(self.findings.clone()),
+        ]);
+        let rotator = self.stack.rotator_with_agentcore_over(
+            store,
+            LocalStack::fast_config(),
+            REGION,
+            &settings(true),
+            emitters,
+        );
+        Conductor::new(
+            self.stack.sm.clone(),
+            self.stack.moto.rotation_lambda_arn.clone(),
+            Arc::new(rotator),
+        )
     }
 
     /// A Cognito client secret document that also holds a partner API key, readable by
@@ -258,34 +281,39 @@ async fn rotate_expecting_success(env: &Env, f: &CognitoFixture) -> Vec<String> 
     env.findings.rule_ids()
 }
 
+/// Before: any provider whose key AWSPENDING lacked blocked promotion, even when AWSCURRENT
+/// lacked it too, so one mistyped provider froze rotation for every reader of the secret.
 #[tokio::test]
-async fn a_provider_referencing_a_json_key_the_secret_lacks_blocks_promotion_with_ref_003_only() {
+async fn a_reference_that_is_already_broken_is_reported_as_ref_003_and_does_not_block_rotation() {
+    let (logs, _g) = CapturedLogs::install();
     let env = Env::start();
     let f = env.fixture().await;
     env.api_key_external("typo-key", &f.secret_arn, "apikey")
         .await;
     env.api_key_external("good-key", &f.secret_arn, "apiKey")
         .await;
-    let before = env.current_version(&f.secret_arn).await;
-    let mut conductor = env.conductor();
-    conductor.max_attempts = 1;
-    let run = conductor.rotate(&f.secret_arn).await;
-    assert!(!run.succeeded);
-    let err = run.last_error().unwrap();
+    let run = env.conductor().rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.current_version(&f.secret_arn).await, run.token);
+    let ids = env.findings.rule_ids();
     assert!(
-        err.contains("typo-key") && err.contains("\"apikey\""),
-        "{err}"
+        !ids.is_empty() && ids.iter().all(|id| id == "REF-003"),
+        "{ids:?}"
     );
-    assert!(run.steps.iter().all(|s| s.step != Step::FinishSecret));
-    assert_eq!(
-        env.current_version(&f.secret_arn).await,
-        before,
-        "nothing promoted"
-    );
-    assert_eq!(env.findings.rule_ids(), ["REF-003"]);
     let finding = &env.findings.all()[0];
     assert!(finding.description().contains("typo-key"));
     assert!(finding.description().contains("\"apikey\""));
+    assert!(logs
+        .text()
+        .contains("already broken, reported, not blocking"));
+    let resolved = env
+        .stack
+        .agentcore
+        .resolve(ProviderKind::ApiKey, "good-key")
+        .await
+        .unwrap();
+    assert_eq!(resolved.expose_secret(), API_KEY);
+    assert_no_leak(&env, &f, &logs, &[]).await;
 }
 
 #[tokio::test]
@@ -641,7 +669,10 @@ async fn findings_reach_eventbridge_and_security_hub_and_a_second_run_updates_ra
 
     for _ in 0..2 {
         let run = conductor.rotate(&f.secret_arn).await;
-        assert!(!run.succeeded, "pre-flight blocks promotion");
+        assert!(
+            run.succeeded,
+            "an already-broken reference does not block rotation"
+        );
     }
     assert_eq!(env.findings.rule_ids(), ["REF-003", "REF-003"]);
     let id = env.findings.all()[0].id().to_string();
@@ -779,4 +810,184 @@ async fn a_finish_secret_that_died_after_the_move_is_confirmed_by_its_retry() {
     assert_eq!(env.findings.rule_ids(), ["REF-005"], "the retry confirmed");
     let stages = env.stack.stages(&f.secret_arn).await;
     assert_eq!(stages[&token], vec!["AWSCURRENT".to_string()]);
+}
+
+// ------------------------------------------------------------------ confirmation safety
+
+/// Before: a transient error during the confirmation returned early; finishSecret had already
+/// dropped AWSPENDING, so Secrets Manager's retry saw the token AWSCURRENT, every step said
+/// "already-current", and the broken provider was left broken and unreported.
+#[tokio::test]
+async fn a_transient_error_during_confirmation_keeps_awspending_and_the_retry_rolls_back() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    // The first AWSCURRENT read after AWSCURRENT moved fails, as a throttled call would.
+    let moved = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicBool::new(false));
+    let (m, fl) = (moved.clone(), failed.clone());
+    let store = FaultyStore::new(env.stack.store(), move |call| match call {
+        Call::Update {
+            stage,
+            move_to: Some(_),
+            ..
+        } if stage == "AWSCURRENT" => {
+            m.store(true, Ordering::SeqCst);
+            false
+        }
+        Call::Get(v) if v == "AWSCURRENT" && m.load(Ordering::SeqCst) => {
+            !fl.swap(true, Ordering::SeqCst)
+        }
+        _ => false,
+    });
+    let conductor = env.conductor_over(store.clone());
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let first = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(first.contains("Throttling"), "{first}");
+    assert!(failed.load(Ordering::SeqCst));
+    let stages = env.stack.stages(&f.secret_arn).await;
+    assert!(
+        stages[&token].contains(&"AWSPENDING".to_string()),
+        "{stages:?}"
+    );
+    assert!(env.findings.rule_ids().is_empty());
+
+    // Secrets Manager retries the whole sequence: the first three steps see the token
+    // AWSCURRENT and pass; finishSecret sees AWSPENDING still on it, confirms again with
+    // AWSPREVIOUS as the baseline, and rolls back.
+    let retry = conductor
+        .run_steps(&f.secret_arn, &token, Default::default())
+        .await;
+    assert!(!retry.succeeded);
+    assert!(
+        retry.steps[3]
+            .result
+            .as_ref()
+            .is_err_and(|e| e.contains("rolled AWSCURRENT back")),
+        "{:?}",
+        retry.steps
+    );
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert!(env.findings.rule_ids().contains(&"ROT-001".to_string()));
+    let resolved = env
+        .stack
+        .agentcore
+        .resolve(ProviderKind::ApiKey, "partner-key")
+        .await
+        .unwrap();
+    assert_eq!(resolved.expose_secret(), API_KEY);
+    assert!(!env.stack.stages(&f.secret_arn).await[&token].contains(&"AWSPENDING".to_string()));
+    assert_no_leak(&env, &f, &logs, &[first]).await;
+}
+
+/// Before: when the function died between the rollback move and dropping AWSPENDING, the
+/// retry ran createSecret…finishSecret again and promoted the broken version once more.
+#[tokio::test]
+async fn a_rolled_back_version_left_pending_by_a_crash_is_never_promoted_again() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    // Dropping AWSPENDING fails (the function "dies" right after the rollback move).
+    let store = FaultyStore::new(
+        env.stack.store(),
+        |call| matches!(call, Call::Update { stage, move_to: None, .. } if stage == "AWSPENDING"),
+    );
+    let conductor = env.conductor_over(store.clone());
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    let stages = env.stack.stages(&f.secret_arn).await;
+    assert_eq!(
+        stages[&token],
+        vec!["AWSPENDING".to_string(), "AWSPREVIOUS".to_string()]
+    );
+
+    let healthy = env.conductor();
+    let retry = healthy
+        .run_steps(&f.secret_arn, &token, Default::default())
+        .await;
+    assert!(!retry.succeeded);
+    assert!(
+        retry.steps[0]
+            .result
+            .as_ref()
+            .is_err_and(|e| e.contains("rolled this version back earlier")),
+        "{:?}",
+        retry.steps
+    );
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    let promotions = store
+        .calls()
+        .iter()
+        .filter(|(c, _)| matches!(c, Call::Update { stage, move_to: Some(t), .. } if stage == "AWSCURRENT" && t == &token))
+        .count();
+    assert_eq!(
+        promotions, 1,
+        "promoted once, by the first finishSecret only"
+    );
+    assert!(retry.steps.iter().all(|s| s.step == Step::CreateSecret));
+    assert!(!env.stack.stages(&f.secret_arn).await[&token].contains(&"AWSPENDING".to_string()));
+}
+
+/// Before: after a rollback AWSCURRENT matched two live secrets (its own and the rolled-back
+/// one), so every later rotation failed "cannot tell which" and the extra secret stayed live.
+#[tokio::test]
+async fn after_a_rollback_the_next_rotation_succeeds_and_removes_the_rolled_back_secret() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    rotate_expecting_success(&env, &f).await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    let rolled_back_value = env.stack.doc(&f.secret_arn, "AWSPENDING").await["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("rolled AWSCURRENT back"), "{err}");
+    let current_value = env.stack.doc(&f.secret_arn, "AWSCURRENT").await["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(env.stack.cognito.accepts(&f.client_id, &rolled_back_value));
+
+    let next = env.conductor().rotate(&f.secret_arn).await;
+    assert!(next.succeeded, "{:?}", next.last_error());
+    assert!(!env.stack.cognito.accepts(&f.client_id, &rolled_back_value));
+    assert!(env.stack.cognito.accepts(&f.client_id, &current_value));
+    let now = env.stack.doc(&f.secret_arn, "AWSCURRENT").await;
+    assert!(env
+        .stack
+        .cognito
+        .accepts(&f.client_id, now["clientSecret"].as_str().unwrap()));
+    assert_eq!(
+        env.stack.cognito.secret_ids(&f.pool_id, &f.client_id).len(),
+        2
+    );
 }

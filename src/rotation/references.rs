@@ -9,7 +9,7 @@
 //! live. Anything else (status, Region, deletion, resource or key policy) is the same for every
 //! version and is reported, not rolled back.
 
-use super::store::{VersionRef, AWSCURRENT};
+use super::store::{StoreError, VersionRef, AWSCURRENT};
 use super::{client_ref, RotationError, Rotator};
 use crate::agentcore::check::{self, Problem};
 use crate::agentcore::probe::{ProbeFailure, ValueHash};
@@ -88,6 +88,7 @@ pub async fn preflight(
                 p.name
             ));
         } else {
+            // Reported as REF-003 by finishSecret's check of every provider.
             already_broken += 1;
             tracing::warn!(
                 provider = %p.name,
@@ -95,6 +96,7 @@ pub async fn preflight(
                 json_key = %key,
                 "credential provider references a JSON key that AWSCURRENT lacks too: already broken, reported, not blocking"
             );
+            continue;
         }
         if let Some(scope) = &scope {
             let problem = Problem::KeyUnusable {
@@ -134,9 +136,11 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct Baseline {
     pub entries: Vec<Entry>,
-    /// AWSCURRENT before promotion; `None` when it could not be read (e.g. the secret is
-    /// scheduled for deletion), which also rules out rollback.
+    /// AWSCURRENT before promotion; `None` when it could not be read.
     pub previous: Option<SecretDocument>,
+    /// Why it could not be read: a rollback needed then fails the step instead of being
+    /// ruled out, so the retry decides with a readable previous version.
+    pub previous_error: Option<StoreError>,
 }
 
 type ProbeResult = Result<Option<ValueHash>, ProbeFailure>;
@@ -179,13 +183,16 @@ pub async fn baseline(
         Before::Current => VersionRef::Stage(AWSCURRENT),
         Before::Superseded(id) => VersionRef::Id(id),
     };
-    // A read error fails the step: guessing "no previous version" would rule out a rollback.
-    // An unreadable document (not the rotator's) is simply no previous document.
-    let previous = r
-        .store
-        .get_value(secret_arn, at)
-        .await?
-        .and_then(|payload| SecretDocument::parse(payload.text()).ok());
+    // A read error is kept: it must not be mistaken for "no previous version" (which rules out
+    // a rollback), but it only matters if a rollback is needed. An unreadable document (not
+    // the rotator's) is simply no previous document.
+    let (previous, previous_error) = match r.store.get_value(secret_arn, at).await {
+        Ok(payload) => (
+            payload.and_then(|p| SecretDocument::parse(p.text()).ok()),
+            None,
+        ),
+        Err(e) => (None, Some(e)),
+    };
     let client_id = previous.as_ref().map(|d| d.client_id.as_str());
     let before_is_current = matches!(before, Before::Current);
     let mut entries = Vec::new();
@@ -217,7 +224,11 @@ pub async fn baseline(
             probe_ok_before,
         });
     }
-    Ok(Baseline { entries, previous })
+    Ok(Baseline {
+        entries,
+        previous,
+        previous_error,
+    })
 }
 
 /// Reports what the baseline found when finishSecret stops before promotion.

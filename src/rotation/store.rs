@@ -72,7 +72,7 @@ impl Payload {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("secrets manager {operation} failed: {message}")]
 pub struct StoreError {
     pub operation: &'static str,

@@ -63,17 +63,27 @@ impl LocalStack {
         emitters: Emitters,
     ) -> Rotator {
         let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
-        Rotator::new(
-            Arc::new(SecretsManagerStore::new(&secrets_sdk)),
-            Arc::new(self.upstreams()),
-            config,
-        )
-        .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
-            &self.agentcore.sdk_config(),
-            &secrets_sdk,
-            settings,
-            emitters,
-        ))
+        let store = Arc::new(SecretsManagerStore::new(&secrets_sdk));
+        self.rotator_with_agentcore_over(store, config, secrets_region, settings, emitters)
+    }
+
+    /// [`LocalStack::rotator_with_agentcore`] over another store.
+    pub fn rotator_with_agentcore_over(
+        &self,
+        store: Arc<dyn SecretStore>,
+        config: Config,
+        secrets_region: &str,
+        settings: &AgentCoreSettings,
+        emitters: Emitters,
+    ) -> Rotator {
+        let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
+        self.rotator_over(store, config)
+            .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
+                &self.agentcore.sdk_config(),
+                &secrets_sdk,
+                settings,
+                emitters,
+            ))
     }
 
     /// The environment a process (a Lambda under `cargo lambda watch`, the CLI) needs to reach
