@@ -31,6 +31,12 @@ async fn main() {
     println!("  user pool               {}", f.pool_id);
     println!("  app client              {}", f.client_id);
     println!("  secret                  {}", f.secret_arn);
+    println!(
+        "  binding tag             {}=cognito:{}/{}",
+        agentcore_rotator::rotation::binding::BINDING_TAG,
+        f.pool_id,
+        f.client_id
+    );
     print_versions("before:", &stack.stages(&f.secret_arn).await);
     println!(
         "    upstream secrets: {}\n",
