@@ -20,7 +20,7 @@ use crate::findings::Timestamp;
 use crate::rotation::store::Payload;
 use crate::secret_doc::{IdpKind, SecretDocument};
 use crate::upstream::lineage::{self, Lineage};
-use crate::upstream::token_probe::{ProbeError, ProbeRequest, TokenProbe};
+use crate::upstream::token_probe::{ProbeEndpoint, ProbeError, ProbeRequest, TokenProbe};
 use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
 
 use super::config::AuditConfig;
@@ -230,7 +230,11 @@ impl Collector {
     ) -> Arc<Self> {
         let probes = config.token_probe.then(|| {
             Arc::new(ProbeBudget {
-                probe: TokenProbe::new(Duration::from_secs(3), Duration::from_millis(250)),
+                probe: TokenProbe::new(
+                    Duration::from_secs(3),
+                    Duration::from_millis(250),
+                    config.origins.clone(),
+                ),
                 state: tokio::sync::Mutex::new((0, None)),
                 max: config.max_probes,
                 interval: config.probe_interval,
@@ -663,7 +667,7 @@ async fn run_probe(budget: &ProbeBudget, doc: &SecretDocument) -> ProbeFacts {
         *state = (state.0 + 1, Some(Instant::now()));
     }
     let request = ProbeRequest {
-        endpoint: &doc.profile.token_endpoint,
+        endpoint: ProbeEndpoint::Document(&doc.profile.token_endpoint),
         client_id: &doc.client_id,
         client_secret: &doc.client_secret,
         scopes: &doc.profile.scopes,

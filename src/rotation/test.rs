@@ -2,14 +2,14 @@
 //! (with AgentCore hooks) that every referencing provider's JSON key is in AWSPENDING.
 
 use super::{RotationError, Rotator, StepOutcome};
-use crate::upstream::token_probe::ProbeRequest;
+use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
 
 pub async fn run(r: &Rotator, secret: &str, token: &str) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
     let outcome = r
         .probe
         .probe(&ProbeRequest {
-            endpoint: &pending.profile.token_endpoint,
+            endpoint: ProbeEndpoint::Document(&pending.profile.token_endpoint),
             client_id: &pending.client_id,
             client_secret: &pending.client_secret,
             scopes: &pending.profile.scopes,
