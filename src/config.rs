@@ -3,6 +3,14 @@
 
 use std::time::Duration;
 
+use crate::http::OriginPolicy;
+
+/// Default for `ROTATOR_COGNITO_DOMAIN_URL`: where a Cognito prefix domain lives.
+pub const DEFAULT_COGNITO_DOMAIN_URL: &str = "https://{domain}.auth.{region}.amazoncognito.com";
+
+/// Longest `ROTATOR_DEFAULT_GRACE_PERIOD_HOURS` accepted: one year.
+pub const MAX_GRACE_PERIOD_HOURS: u64 = 8760;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Total time the token probe may spend retrying (propagation delay, 429, 5xx).
@@ -11,6 +19,12 @@ pub struct Config {
     pub probe_initial_backoff: Duration,
     /// Grace period for documents whose rotation profile does not set one.
     pub default_grace_period: Duration,
+    /// `ROTATOR_ALLOWED_TOKEN_ORIGINS` and `ROTATOR_ALLOW_LOOPBACK_HTTP`: which origins a secret
+    /// document may send the token probe to.
+    pub origins: OriginPolicy,
+    /// `ROTATOR_COGNITO_DOMAIN_URL`: URL template of a Cognito prefix domain, with `{domain}`
+    /// (and optionally `{region}`) to fill in.
+    pub cognito_domain_url: String,
 }
 
 impl Default for Config {
@@ -19,6 +33,8 @@ impl Default for Config {
             probe_budget: Duration::from_secs(30),
             probe_initial_backoff: Duration::from_millis(250),
             default_grace_period: Duration::from_secs(24 * 3600),
+            origins: OriginPolicy::default(),
+            cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
         }
     }
 }
@@ -55,9 +71,118 @@ impl Config {
             config.probe_initial_backoff = Duration::from_millis(ms.max(1));
         }
         if let Some(h) = number("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS")? {
-            config.default_grace_period = Duration::from_secs(h * 3600);
+            config.default_grace_period = grace_period(h).ok_or_else(|| ConfigError {
+                key: "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS",
+                value: h.to_string(),
+                expected: "a whole number of hours from 0 to 8760",
+            })?;
         }
+        config.origins = origin_policy_from_lookup(&lookup)?;
+        config.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &config.origins)?;
         Ok(config)
+    }
+}
+
+/// `ROTATOR_COGNITO_DOMAIN_URL` (default [`DEFAULT_COGNITO_DOMAIN_URL`]), checked against the
+/// rules for derived endpoints; shared by every function that derives Cognito endpoints.
+pub fn cognito_domain_url_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+    origins: &OriginPolicy,
+) -> Result<String, ConfigError> {
+    match non_empty(&lookup, COGNITO_DOMAIN_URL_KEY) {
+        None => Ok(DEFAULT_COGNITO_DOMAIN_URL.to_string()),
+        Some(template) => {
+            check_cognito_domain_url(&template, origins)?;
+            Ok(template)
+        }
+    }
+}
+
+const COGNITO_DOMAIN_URL_KEY: &str = "ROTATOR_COGNITO_DOMAIN_URL";
+
+fn non_empty(lookup: impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
+    lookup(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `hours` as a duration, if within [`MAX_GRACE_PERIOD_HOURS`].
+pub fn grace_period(hours: u64) -> Option<Duration> {
+    (hours <= MAX_GRACE_PERIOD_HOURS)
+        .then(|| hours.checked_mul(3600).map(Duration::from_secs))
+        .flatten()
+}
+
+/// `ROTATOR_ALLOW_LOOPBACK_HTTP` (`true`/`false`, default false) and
+/// `ROTATOR_ALLOWED_TOKEN_ORIGINS` (default empty); shared by every function that probes.
+pub fn origin_policy_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<OriginPolicy, ConfigError> {
+    let loopback_key = crate::http::ALLOW_LOOPBACK_KEY;
+    let allow_loopback_http = match non_empty(&lookup, loopback_key) {
+        None => false,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ConfigError {
+                    key: loopback_key,
+                    value: v,
+                    expected: "true or false",
+                })
+            }
+        },
+    };
+    let origins_key = crate::http::ALLOWED_ORIGINS_KEY;
+    let list = non_empty(&lookup, origins_key).unwrap_or_default();
+    OriginPolicy::parse_allowlist(&list, allow_loopback_http).map_err(|expected| ConfigError {
+        key: origins_key,
+        value: redact_credentials(&list),
+        expected,
+    })
+}
+
+/// The template must name `{domain}` and, filled in, pass the scheme and address rules of
+/// endpoints derived from coordinates.
+fn check_cognito_domain_url(template: &str, origins: &OriginPolicy) -> Result<(), ConfigError> {
+    let error = |expected| ConfigError {
+        key: COGNITO_DOMAIN_URL_KEY,
+        value: redact_credentials(template),
+        expected,
+    };
+    if !template.contains("{domain}") {
+        return Err(error(
+            "a URL template containing {domain}, e.g. https://{domain}.auth.{region}.amazoncognito.com",
+        ));
+    }
+    let example = template
+        .replace("{domain}", "example")
+        .replace("{region}", "us-east-1");
+    origins
+        .check_derived(&example, COGNITO_DOMAIN_URL_KEY)
+        .map(|_| ())
+        .map_err(|e| {
+            error(match e {
+                crate::http::OriginError::Invalid { .. } => {
+                    "a URL template such as https://{domain}.auth.{region}.amazoncognito.com"
+                }
+                crate::http::OriginError::Credentials { .. } => {
+                    "a URL template without user:password@"
+                }
+                crate::http::OriginError::Address { .. } => {
+                    "a URL template on a permitted host (link-local and metadata addresses never; loopback only with ROTATOR_ALLOW_LOOPBACK_HTTP=true)"
+                }
+                _ => "an https URL template (http only for loopback hosts, with ROTATOR_ALLOW_LOOPBACK_HTTP=true)",
+            })
+        })
+}
+
+/// Configuration values are echoed in errors, except a URL's `user:password@`.
+fn redact_credentials(value: &str) -> String {
+    if value.contains('@') {
+        "<not shown: contains user:password@>".to_string()
+    } else {
+        value.to_string()
     }
 }
 
@@ -90,5 +215,126 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.key, "ROTATOR_PROBE_BUDGET_SECONDS");
         assert!(err.to_string().contains("a whole number"));
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn a_grace_period_that_would_overflow_is_an_error_not_a_panic() {
+        for h in ["18446744073709551615", "5124095576030432", "8761"] {
+            let err = with(&[("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS", h)]).unwrap_err();
+            assert_eq!(err.key, "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS");
+            assert!(err.to_string().contains("from 0 to 8760"), "{err}");
+        }
+        let c = with(&[("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS", "8760")]).unwrap();
+        assert_eq!(c.default_grace_period, Duration::from_secs(8760 * 3600));
+    }
+
+    #[test]
+    fn by_default_no_origin_is_allowed_loopback_is_off_and_cognito_domains_are_aws() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert!(c.origins.allowed.is_empty());
+        assert!(!c.origins.allow_loopback_http);
+        assert_eq!(
+            c.cognito_domain_url,
+            "https://{domain}.auth.{region}.amazoncognito.com"
+        );
+    }
+
+    #[test]
+    fn allowed_origins_and_loopback_are_read_from_the_lookup() {
+        let c = with(&[
+            (
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+                "https://login.example.com,https://idp.example.com:8443  http://127.0.0.1:4000",
+            ),
+            ("ROTATOR_ALLOW_LOOPBACK_HTTP", "TRUE"),
+        ])
+        .unwrap();
+        assert!(c.origins.allow_loopback_http);
+        assert_eq!(
+            c.origins.allowlist(),
+            "https://login.example.com, https://idp.example.com:8443, http://127.0.0.1:4000"
+        );
+    }
+
+    #[test]
+    fn invalid_origin_settings_are_errors_naming_the_key() {
+        for (pairs, key) in [
+            (
+                vec![(
+                    "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+                    "https://login.example.com/oauth2",
+                )],
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+            ),
+            (
+                vec![("ROTATOR_ALLOWED_TOKEN_ORIGINS", "http://login.example.com")],
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+            ),
+            (
+                vec![("ROTATOR_ALLOWED_TOKEN_ORIGINS", "http://127.0.0.1:4000")],
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+            ),
+            (
+                vec![("ROTATOR_ALLOWED_TOKEN_ORIGINS", "https://169.254.169.254")],
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+            ),
+            (
+                vec![("ROTATOR_ALLOW_LOOPBACK_HTTP", "maybe")],
+                "ROTATOR_ALLOW_LOOPBACK_HTTP",
+            ),
+            (
+                vec![("ROTATOR_COGNITO_DOMAIN_URL", "https://auth.example.com")],
+                "ROTATOR_COGNITO_DOMAIN_URL",
+            ),
+            (
+                vec![("ROTATOR_COGNITO_DOMAIN_URL", "http://{domain}.example.com")],
+                "ROTATOR_COGNITO_DOMAIN_URL",
+            ),
+            (
+                vec![(
+                    "ROTATOR_COGNITO_DOMAIN_URL",
+                    "https://169.254.169.254/{domain}",
+                )],
+                "ROTATOR_COGNITO_DOMAIN_URL",
+            ),
+        ] {
+            let err = with(&pairs).unwrap_err();
+            assert_eq!(err.key, key, "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_configured_url_are_not_echoed() {
+        let err = with(&[(
+            "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+            "https://admin:hunter2@login.example.com",
+        )])
+        .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_cognito_domain_template_on_loopback_needs_loopback_allowed() {
+        let template = "http://127.0.0.1:4000/{domain}";
+        assert!(with(&[("ROTATOR_COGNITO_DOMAIN_URL", template)]).is_err());
+        let c = with(&[
+            ("ROTATOR_COGNITO_DOMAIN_URL", template),
+            ("ROTATOR_ALLOW_LOOPBACK_HTTP", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.cognito_domain_url, template);
     }
 }

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod config;
 pub mod event;
 pub mod findings;
+pub mod http;
 pub mod rotation;
 pub mod secret_doc;
 pub mod sensitive;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use agentcore_rotator::agentcore::{rules, AgentCoreSettings, ProviderDirectory, ValueHash};
 use agentcore_rotator::aws::agentcore::{hooks, AgentCoreDirectory};
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
+use agentcore_rotator::config::Config;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::{
     EmitReport, Emitters, EmittersConfig, Finding, FindingSink, FindingsError, LogSink, Severity,
@@ -460,7 +461,10 @@ async fn a_provider_referencing_the_secret_from_another_region_is_reported_as_re
     let rotator = Rotator::new(
         Arc::new(SecretsManagerStore::new(&env.stack.moto.sdk_config())),
         Arc::new(env.stack.upstreams()),
-        LocalStack::fast_config(),
+        Config {
+            origins: env.stack.origin_policy(),
+            ..LocalStack::fast_config()
+        },
     )
     .with_agentcore(hooks(
         &west.sdk_config(),

@@ -415,6 +415,7 @@ async fn ups_004_fires_only_when_probing_is_on_and_the_idp_rejects_awscurrent() 
     let probing = AuditConfig {
         token_probe: true,
         probe_interval: Duration::from_millis(10),
+        origins: stack.origin_policy(),
         ..AuditConfig::default()
     };
 

@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::secret_doc::{ClientAuth, TokenEndpoint};
 use agentcore_rotator::sensitive::SecretString;
-use agentcore_rotator::upstream::token_probe::{ProbeError, ProbeRequest, TokenProbe};
+use agentcore_rotator::upstream::token_probe::{
+    ProbeEndpoint, ProbeError, ProbeRequest, TokenProbe,
+};
 use agentcore_rotator_testkit::oidc::{AuthMethod, OidcClient, OidcServer};
 
 const AWKWARD_SECRET: &str = "a+b/c=d:e%f g-Secret-Value_0123456789";
@@ -21,8 +24,19 @@ fn server() -> OidcServer {
     ])
 }
 
-fn probe() -> TokenProbe {
-    TokenProbe::new(Duration::from_millis(400), Duration::from_millis(50))
+/// As on a local stack: loopback http allowed, and the server's origin (the one the endpoint
+/// names) on the allowlist.
+fn probe(endpoint: &TokenEndpoint) -> TokenProbe {
+    let (TokenEndpoint::Url(url) | TokenEndpoint::Issuer(url)) = endpoint;
+    let origin = Origin::of(&reqwest::Url::parse(url).expect("a URL")).expect("an origin");
+    TokenProbe::new(
+        Duration::from_millis(400),
+        Duration::from_millis(50),
+        OriginPolicy {
+            allowed: vec![origin],
+            allow_loopback_http: true,
+        },
+    )
 }
 
 async fn run(
@@ -32,9 +46,9 @@ async fn run(
     scopes: &[String],
     auth: ClientAuth,
 ) -> Result<agentcore_rotator::upstream::token_probe::ProbeSuccess, ProbeError> {
-    probe()
+    probe(endpoint)
         .probe(&ProbeRequest {
-            endpoint: agentcore_rotator::upstream::token_probe::ProbeEndpoint::Document(endpoint),
+            endpoint: ProbeEndpoint::Document(endpoint),
             client_id,
             client_secret: &SecretString::new(secret),
             scopes,

@@ -231,7 +231,11 @@ impl Collector {
     ) -> Arc<Self> {
         let probes = config.token_probe.then(|| {
             Arc::new(ProbeBudget {
-                probe: TokenProbe::new(Duration::from_secs(3), Duration::from_millis(250)),
+                probe: TokenProbe::new(
+                    Duration::from_secs(3),
+                    Duration::from_millis(250),
+                    config.origins.clone(),
+                ),
                 state: tokio::sync::Mutex::new((0, None)),
                 max: config.max_probes,
                 interval: config.probe_interval,

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{
+    cognito_domain_url_from_lookup, origin_policy_from_lookup, ConfigError,
+    DEFAULT_COGNITO_DOMAIN_URL, MAX_GRACE_PERIOD_HOURS,
+};
+use crate::http::OriginPolicy;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditConfig {
@@ -31,6 +35,11 @@ pub struct AuditConfig {
     /// `ROTATOR_AUDIT_PENDING_STALE_MINUTES` (default 60): an AWSPENDING unchanged for longer
     /// is a rotation that failed, not one in progress (SEC-003).
     pub pending_stale_after: Duration,
+    /// `ROTATOR_ALLOWED_TOKEN_ORIGINS` and `ROTATOR_ALLOW_LOOPBACK_HTTP`, as for the rotation:
+    /// where the token probe (UPS-004) may send AWSCURRENT.
+    pub origins: OriginPolicy,
+    /// `ROTATOR_COGNITO_DOMAIN_URL`: where Cognito prefix domains are served (token probe).
+    pub cognito_domain_url: String,
 }
 
 impl Default for AuditConfig {
@@ -47,6 +56,8 @@ impl Default for AuditConfig {
             default_grace_period: Duration::from_secs(24 * 3600),
             time_margin: Duration::from_secs(60),
             pending_stale_after: Duration::from_secs(3600),
+            origins: OriginPolicy::default(),
+            cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
         }
     }
 }
@@ -88,7 +99,11 @@ impl AuditConfig {
         if let Some(ms) = number("ROTATOR_AUDIT_PROBE_INTERVAL_MS", 0, 60_000)? {
             c.probe_interval = Duration::from_millis(ms);
         }
-        if let Some(h) = number("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS", 0, 100_000)? {
+        if let Some(h) = number(
+            "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS",
+            0,
+            MAX_GRACE_PERIOD_HOURS,
+        )? {
             c.default_grace_period = Duration::from_secs(h * 3600);
         }
         if let Some(s) = number("ROTATOR_AUDIT_TIME_MARGIN_SECONDS", 0, 900)? {
@@ -110,6 +125,8 @@ impl AuditConfig {
                 }
             };
         }
+        c.origins = origin_policy_from_lookup(&lookup)?;
+        c.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &c.origins)?;
         Ok(c)
     }
 }

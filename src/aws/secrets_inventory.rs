@@ -530,6 +530,7 @@ pub fn auditor(
     use crate::audit::{AuditConfig, Auditor};
     use crate::findings::EmittersConfig;
     let config = AuditConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
+    let cognito_domain_url = config.cognito_domain_url.clone();
     let settings = AgentCoreSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
     let findings = EmittersConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
     let region = sdk
@@ -547,10 +548,10 @@ pub fn auditor(
         region,
         config,
     );
-    auditor.upstreams = Some(Arc::new(crate::upstream::cognito::AwsUpstreams::counted(
-        sdk.clone(),
-        counter,
-    )));
+    auditor.upstreams = Some(Arc::new(
+        crate::upstream::cognito::AwsUpstreams::counted(sdk.clone(), counter)
+            .with_cognito_domain_url(cognito_domain_url),
+    ));
     auditor.meter = Some(Arc::new(counter.clone()));
     auditor.account = lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty());
     if findings.security_hub {

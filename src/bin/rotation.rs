@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let agentcore = hooks_from_lookup(&sdk, |k| std::env::var(k).ok())?;
     let rotator = Rotator::new(
         Arc::new(SecretsManagerStore::new(&sdk)),
-        Arc::new(AwsUpstreams::new(sdk)),
+        Arc::new(AwsUpstreams::new(sdk).with_cognito_domain_url(config.cognito_domain_url.clone())),
         config,
     )
     .with_agentcore(agentcore);

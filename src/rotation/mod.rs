@@ -135,7 +135,11 @@ impl Rotator {
         upstreams: Arc<dyn UpstreamDirectory>,
         config: Config,
     ) -> Self {
-        let probe = TokenProbe::new(config.probe_budget, config.probe_initial_backoff);
+        let probe = TokenProbe::new(
+            config.probe_budget,
+            config.probe_initial_backoff,
+            config.origins.clone(),
+        );
         Self {
             store,
             upstreams,

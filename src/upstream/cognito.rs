@@ -16,12 +16,9 @@ use super::{
     UpstreamSecret,
 };
 use crate::aws::call_counter::CallCounter;
+use crate::config::DEFAULT_COGNITO_DOMAIN_URL;
 use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::sensitive::SecretString;
-
-/// Where Cognito serves a prefix domain (`{domain}` and `{region}` are filled in). Configurable
-/// (`ROTATOR_COGNITO_DOMAIN_URL`) only so a local stack can stand in for it.
-pub const DEFAULT_DOMAIN_URL: &str = "https://{domain}.auth.{region}.amazoncognito.com";
 
 pub struct Cognito {
     client: Client,
@@ -269,11 +266,12 @@ impl AwsUpstreams {
             base,
             cognito: Mutex::new(HashMap::new()),
             counter: None,
-            cognito_domain_url: DEFAULT_DOMAIN_URL.to_string(),
+            cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
         }
     }
 
-    /// Where Cognito prefix domains are served (default [`DEFAULT_DOMAIN_URL`]).
+    /// Where Cognito prefix domains are served (`ROTATOR_COGNITO_DOMAIN_URL`, default
+    /// [`DEFAULT_COGNITO_DOMAIN_URL`]: configurable only so a local stack can stand in for it).
     pub fn with_cognito_domain_url(mut self, url: impl Into<String>) -> Self {
         self.cognito_domain_url = url.into();
         self
@@ -334,12 +332,18 @@ mod tests {
     #[test]
     fn the_token_endpoint_comes_from_the_pools_domain() {
         assert_eq!(
-            token_endpoint_of(DEFAULT_DOMAIN_URL, "eu-west-1", Some("agents"), None).unwrap(),
+            token_endpoint_of(
+                DEFAULT_COGNITO_DOMAIN_URL,
+                "eu-west-1",
+                Some("agents"),
+                None
+            )
+            .unwrap(),
             "https://agents.auth.eu-west-1.amazoncognito.com/oauth2/token"
         );
         assert_eq!(
             token_endpoint_of(
-                DEFAULT_DOMAIN_URL,
+                DEFAULT_COGNITO_DOMAIN_URL,
                 "eu-west-1",
                 Some("agents"),
                 Some("Auth.Example.com")
@@ -351,13 +355,13 @@ mod tests {
 
     #[test]
     fn a_pool_without_a_domain_or_with_a_strange_one_has_no_token_endpoint() {
-        let err = token_endpoint_of(DEFAULT_DOMAIN_URL, "r", None, None).unwrap_err();
+        let err = token_endpoint_of(DEFAULT_COGNITO_DOMAIN_URL, "r", None, None).unwrap_err();
         assert!(err.contains("create-user-pool-domain"), "{err}");
         for bad in ["evil.com/x", "a@b", "UPPER", "-x", "x/../y"] {
-            assert!(token_endpoint_of(DEFAULT_DOMAIN_URL, "r", Some(bad), None).is_err());
+            assert!(token_endpoint_of(DEFAULT_COGNITO_DOMAIN_URL, "r", Some(bad), None).is_err());
         }
         for bad in ["evil.com/path", "user@evil.com", "evil.com:81", "localhost"] {
-            assert!(token_endpoint_of(DEFAULT_DOMAIN_URL, "r", None, Some(bad)).is_err());
+            assert!(token_endpoint_of(DEFAULT_COGNITO_DOMAIN_URL, "r", None, Some(bad)).is_err());
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Proves a client secret at the IdP's token endpoint with a real `client_credentials` request,
 //! retrying with bounded back-off while a new secret propagates.
+//!
+//! Which hosts it talks to is the function's configuration ([`OriginPolicy`]): a URL the secret
+//! document names must have an allowed origin, and is checked before anything is sent.
 
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use reqwest::Url;
 use serde::Deserialize;
 
+use crate::http::{self, OriginError, OriginPolicy, BODY_LIMIT};
 use crate::secret_doc::{ClientAuth, TokenEndpoint};
 use crate::sensitive::SecretString;
 
@@ -15,17 +20,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(4);
 #[derive(Clone)]
 pub struct TokenProbe {
     http: reqwest::Client,
+    policy: OriginPolicy,
     budget: Duration,
     initial_backoff: Duration,
 }
 
 /// Where the token request goes, and who chose it.
+#[derive(Clone, Copy, Debug)]
 pub enum ProbeEndpoint<'a> {
-    /// Derived by the IdP adapter from coordinates (e.g. a Cognito user pool's domain): scheme
-    /// and loopback rules apply, the allowlist does not.
+    /// Derived by the IdP adapter from coordinates (e.g. a Cognito user pool's domain): scheme and loopback rules apply, the allowlist does not.
     Derived(&'a str),
-    /// Named by the secret document (`rotation.tokenEndpoint` or `rotation.issuer`): its origin
-    /// must be in ROTATOR_ALLOWED_TOKEN_ORIGINS.
+    /// Named by the secret document (`rotation.tokenEndpoint` or `rotation.issuer`): its origin must be in ROTATOR_ALLOWED_TOKEN_ORIGINS.
     Document(&'a TokenEndpoint),
 }
 
@@ -63,6 +68,13 @@ pub enum ProbeError {
     },
     #[error("token endpoint discovery from issuer {issuer} failed: {reason}")]
     Discovery { issuer: String, reason: String },
+    /// The URL is not one the function may call; nothing was sent.
+    #[error("token probe not sent: {0}")]
+    NotAllowed(#[from] OriginError),
+    #[error("token endpoint {endpoint} answered a redirect ({redirect}); redirects are not followed: name the final token endpoint in the secret document (its origin must be allowed)")]
+    Redirected { endpoint: String, redirect: String },
+    #[error("token endpoint {endpoint} gave an unusable answer: {reason}")]
+    BadResponse { endpoint: String, reason: String },
 }
 
 #[derive(Deserialize)]
@@ -82,66 +94,85 @@ enum Attempt {
     Retry(String, Option<Duration>),
     InvalidClient,
     Fatal(String),
+    Redirected(String),
+    BadResponse(String),
 }
 
 impl TokenProbe {
-    pub fn new(budget: Duration, initial_backoff: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("a TLS-capable HTTP client");
+    /// A probe that retries for `budget`, first pausing `initial_backoff`, and sends requests
+    /// only where `policy` allows.
+    pub fn new(budget: Duration, initial_backoff: Duration, policy: OriginPolicy) -> Self {
         Self {
-            http,
+            http: policy.client(),
+            policy,
             budget,
             initial_backoff,
         }
     }
 
-    /// The token endpoint: as configured, or from the issuer's metadata (OIDC discovery first,
-    /// then RFC 8414), checking that the metadata names the same issuer.
-    pub async fn token_endpoint(&self, endpoint: &ProbeEndpoint<'_>) -> Result<String, ProbeError> {
+    /// The token endpoint, checked against the policy: as derived or named, or from the
+    /// issuer's metadata (OIDC discovery first, then RFC 8414), checking that the metadata names
+    /// the same issuer and that the token endpoint it names is allowed too.
+    pub async fn token_endpoint(&self, endpoint: ProbeEndpoint<'_>) -> Result<Url, ProbeError> {
         let issuer = match endpoint {
-            ProbeEndpoint::Derived(url) => return Ok(url.to_string()),
-            ProbeEndpoint::Document(TokenEndpoint::Url(url)) => return Ok(url.clone()),
+            ProbeEndpoint::Derived(url) => {
+                return Ok(self.policy.check_derived(url, "derived token endpoint")?)
+            }
+            ProbeEndpoint::Document(TokenEndpoint::Url(url)) => {
+                return Ok(self.policy.check_document(url, "rotation.tokenEndpoint")?)
+            }
             ProbeEndpoint::Document(TokenEndpoint::Issuer(issuer)) => issuer.trim_end_matches('/'),
         };
+        self.policy.check_document(issuer, "rotation.issuer")?;
         let fail = |reason: String| ProbeError::Discovery {
             issuer: issuer.to_string(),
             reason,
         };
         let mut problems = Vec::new();
         for url in discovery_urls(issuer) {
-            let meta = match self.http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => r.json::<Metadata>().await,
-                Ok(r) => {
-                    problems.push(format!("{url}: HTTP {}", r.status().as_u16()));
-                    continue;
-                }
+            let target = self.policy.check_document(&url, "rotation.issuer")?;
+            let response = match self.http.get(target).send().await {
+                Ok(r) => r,
                 Err(e) => {
-                    problems.push(format!("{url}: {}", without_url(&e)));
+                    problems.push(format!("{url}: {}", http::describe(&e)));
                     continue;
                 }
             };
-            let meta = meta.map_err(|e| fail(format!("{url}: invalid metadata: {e}")))?;
+            if let Some(redirect) = http::redirect_summary(&response) {
+                problems.push(format!("{url}: a redirect ({redirect}), not followed"));
+                continue;
+            }
+            if !response.status().is_success() {
+                problems.push(format!("{url}: HTTP {}", response.status().as_u16()));
+                continue;
+            }
+            let body = http::read_capped(response, BODY_LIMIT)
+                .await
+                .map_err(|e| fail(format!("{url}: {e}")))?;
+            let meta: Metadata = serde_json::from_slice(&body)
+                .map_err(|e| fail(format!("{url}: invalid metadata: {e}")))?;
             if meta.issuer.as_deref().map(|i| i.trim_end_matches('/')) != Some(issuer) {
                 return Err(fail(format!("{url} names a different issuer")));
             }
-            return meta
+            let token_endpoint = meta
                 .token_endpoint
-                .ok_or_else(|| fail(format!("{url} has no token_endpoint")));
+                .ok_or_else(|| fail(format!("{url} has no token_endpoint")))?;
+            return Ok(self
+                .policy
+                .check_document(&token_endpoint, "discovered token_endpoint")?);
         }
         Err(fail(problems.join("; ")))
     }
 
     pub async fn probe(&self, req: &ProbeRequest<'_>) -> Result<ProbeSuccess, ProbeError> {
-        let endpoint = self.token_endpoint(&req.endpoint).await?;
+        let url = self.token_endpoint(req.endpoint).await?;
+        let endpoint = url.to_string();
         let start = Instant::now();
-        let deadline = start + self.budget;
         let mut backoff = self.initial_backoff;
-        let mut attempts = 0;
+        let mut attempts: u32 = 0;
         loop {
-            attempts += 1;
-            let (pause, last) = match self.attempt(&endpoint, req).await {
+            attempts = attempts.saturating_add(1);
+            let (pause, last) = match self.attempt(&url, req).await {
                 Attempt::Ok => {
                     return Ok(ProbeSuccess {
                         attempts,
@@ -150,12 +181,24 @@ impl TokenProbe {
                     })
                 }
                 Attempt::Fatal(error) => return Err(ProbeError::Refused { endpoint, error }),
+                Attempt::Redirected(redirect) => {
+                    return Err(ProbeError::Redirected { endpoint, redirect })
+                }
+                Attempt::BadResponse(reason) => {
+                    return Err(ProbeError::BadResponse { endpoint, reason })
+                }
                 // A new secret answers invalid_client until it has propagated.
                 Attempt::InvalidClient => (backoff, None),
-                Attempt::Retry(last, retry_after) => (retry_after.unwrap_or(backoff), Some(last)),
+                // Retry-After is a floor: never sooner than our own back-off.
+                Attempt::Retry(last, retry_after) => (
+                    retry_after.map_or(backoff, |ra| ra.max(backoff)),
+                    Some(last),
+                ),
             };
-            let now = Instant::now();
-            if now + pause >= deadline {
+            // No Instant arithmetic: a pause as long as a server cares to ask for (or a budget
+            // as long as configured) cannot overflow; it only ends the probe.
+            let remaining = self.budget.saturating_sub(start.elapsed());
+            if pause >= remaining {
                 return Err(match last {
                     None => ProbeError::InvalidClient {
                         endpoint,
@@ -172,21 +215,21 @@ impl TokenProbe {
             }
             tracing::debug!(
                 attempts,
-                pause_ms = pause.as_millis() as u64,
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
                 "token probe retrying"
             );
             tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
         }
     }
 
-    async fn attempt(&self, endpoint: &str, req: &ProbeRequest<'_>) -> Attempt {
+    async fn attempt(&self, endpoint: &Url, req: &ProbeRequest<'_>) -> Attempt {
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         let scope = req.scopes.join(" ");
         if !scope.is_empty() {
             form.push(("scope", &scope));
         }
-        let mut request = self.http.post(endpoint);
+        let mut request = self.http.post(endpoint.clone());
         match req.auth {
             ClientAuth::ClientSecretBasic => {
                 request = request.header(
@@ -201,18 +244,29 @@ impl TokenProbe {
         }
         let response = match request.form(&form).send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(without_url(&e), None),
+            Err(e) => return Attempt::Retry(http::describe(&e), None),
         };
-        let status = response.status();
+        if let Some(redirect) = http::redirect_summary(&response) {
+            return Attempt::Redirected(redirect);
+        }
+        let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body: Option<TokenResponse> = response.json().await.ok();
+            .and_then(retry_after_seconds);
+        let retryable = status == 429 || status >= 500;
+        let body = match http::read_capped(response, BODY_LIMIT).await {
+            Ok(body) => Some(body),
+            Err(_) if retryable => None,
+            Err(e @ http::BodyError::TooLarge { .. }) => {
+                return Attempt::BadResponse(format!("HTTP {status} with {e}"))
+            }
+            Err(e) => return Attempt::Retry(e.to_string(), None),
+        };
+        let body: Option<TokenResponse> = body.and_then(|b| serde_json::from_slice(&b).ok());
         let error = body.as_ref().and_then(|b| b.error.clone());
-        match (status.as_u16(), error.as_deref()) {
+        match (status, error.as_deref()) {
             (200, _) if body.as_ref().is_some_and(|b| b.access_token.is_some()) => Attempt::Ok,
             (_, Some("invalid_client")) => Attempt::InvalidClient,
             (429, _) => Attempt::Retry("HTTP 429 (throttled)".into(), retry_after),
@@ -221,6 +275,12 @@ impl TokenProbe {
             (s, None) => Attempt::Fatal(format!("HTTP {s} without an OAuth error")),
         }
     }
+}
+
+/// `Retry-After` in its delay-seconds form (RFC 9110 §10.2.3); the HTTP-date form and anything
+/// unparsable are ignored (our own back-off applies).
+fn retry_after_seconds(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// RFC 6749 §2.3.1: form-urlencode id and secret, then base64 `id:secret`.
@@ -259,18 +319,6 @@ fn sanitize_code(code: &str) -> String {
     }
 }
 
-/// reqwest errors can include the URL; ours never carry secrets but keep messages short.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    kind.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +348,18 @@ mod tests {
             discovery_urls("http://127.0.0.1:9")[1],
             "http://127.0.0.1:9/.well-known/oauth-authorization-server"
         );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_ignores_dates_and_garbage() {
+        assert_eq!(retry_after_seconds(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after_seconds("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after_seconds("-1"), None);
+        assert_eq!(retry_after_seconds("99999999999999999999999"), None);
     }
 
     #[test]

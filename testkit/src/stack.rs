@@ -7,6 +7,7 @@ use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
+use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
@@ -96,6 +97,11 @@ impl LocalStack {
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", REGION.into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("ROTATOR_ALLOW_LOOPBACK_HTTP", "true".into()),
+            (
+                "ROTATOR_ALLOWED_TOKEN_ORIGINS",
+                self.cognito.endpoint().into(),
+            ),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.clone()),
             ("AWS_ENDPOINT_URL_KMS", moto.clone()),
             ("AWS_ENDPOINT_URL_LAMBDA", moto.clone()),
@@ -139,15 +145,38 @@ impl LocalStack {
     }
 
     /// A rotator over another store (e.g. [`crate::faulty_store::FaultyStore`]).
+    /// The simulator's origin is added to `config`'s allowed token origins.
     pub fn rotator_over(&self, store: Arc<dyn SecretStore>, config: Config) -> Rotator {
-        Rotator::new(store, Arc::new(self.upstreams()), config)
+        Rotator::new(
+            store,
+            Arc::new(self.upstreams()),
+            self.allow_simulator(config),
+        )
     }
 
-    /// Config for tests: short probe budget and back-off.
+    /// Where this stack's token endpoints are: loopback http, the Cognito simulator's origin.
+    pub fn origin_policy(&self) -> OriginPolicy {
+        OriginPolicy {
+            allowed: vec![Origin::parse(self.cognito.endpoint()).expect("simulator origin")],
+            allow_loopback_http: true,
+        }
+    }
+
+    fn allow_simulator(&self, mut config: Config) -> Config {
+        config.origins.allowed.extend(self.origin_policy().allowed);
+        config
+    }
+
+    /// Config for tests: short probe budget and back-off; loopback http allowed (the stack's
+    /// origins are added by [`LocalStack::rotator`]).
     pub fn fast_config() -> Config {
         Config {
             probe_budget: std::time::Duration::from_secs(3),
             probe_initial_backoff: std::time::Duration::from_millis(50),
+            origins: OriginPolicy {
+                allowed: Vec::new(),
+                allow_loopback_http: true,
+            },
             ..Config::default()
         }
     }
