@@ -1,6 +1,6 @@
 //! Audit rules that the unit tests only see as hand-made snapshots, end to end on the local
 //! stack: UPS-001 after a rotation, UPS-002, UPS-003, UPS-004 (the opt-in token probe), UPS-005,
-//! SEC-002, SEC-003 and REF-012. Each test builds a real setup (moto, the Cognito simulator through the real Cognito
+//! SEC-002, SEC-003, SEC-005 and REF-012. Each test builds a real setup (moto, the Cognito simulator through the real Cognito
 //! API, the AgentCore emulator, rotations by the conductor), runs the `Auditor` and checks that
 //! the rule names the broken resource and stays quiet on a healthy rotated secret.
 //!
@@ -16,6 +16,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,11 @@ use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
+use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator_testkit::moto::REGION;
 use agentcore_rotator_testkit::providers::provider_arn;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
@@ -35,8 +38,8 @@ use serde_json::{json, Value};
 use common::CapturedLogs;
 
 /// The rules this file covers; a healthy rotated secret raises none of them.
-const RULES: [&str; 7] = [
-    "UPS-002", "UPS-003", "UPS-004", "UPS-005", "SEC-002", "SEC-003", "REF-012",
+const RULES: [&str; 8] = [
+    "UPS-002", "UPS-003", "UPS-004", "UPS-005", "SEC-002", "SEC-003", "SEC-005", "REF-012",
 ];
 
 /// The provider of the healthy counterpart in every test.
@@ -129,23 +132,42 @@ struct Findings(Vec<Finding>);
 
 /// A full audit of the stack (every provider of this stack's emulator) with `config`.
 async fn audit(stack: &LocalStack, config: AuditConfig) -> Findings {
+    audit_by(stack, config, json!({})).await.0
+}
+
+/// An audit of the stack started by `trigger`: its active findings and the Secrets Manager, KMS
+/// and Lambda calls it made, by operation.
+async fn audit_by(
+    stack: &LocalStack,
+    config: AuditConfig,
+    trigger: Value,
+) -> (Findings, BTreeMap<String, u64>) {
     let out = Arc::new(Collected::default());
+    let counter = CallCounter::new();
     let mut auditor = Auditor::new(
         Arc::new(AgentCoreDirectory::new(
             &stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
         )),
-        Arc::new(SecretsInventory::new(&stack.moto.sdk_config(), None)),
+        Arc::new(SecretsInventory::new(
+            &stack.moto.sdk_config(),
+            Some(&counter),
+        )),
         out.clone(),
         REGION,
         config,
     );
     auditor.upstreams = Some(Arc::new(stack.upstreams()));
-    auditor
-        .run(&Trigger::parse(&json!({})).unwrap(), None)
+    auditor.meter = Some(Arc::new(counter));
+    let outcome = auditor
+        .run(&Trigger::parse(&trigger).unwrap(), None)
         .await
         .expect("audit");
-    Findings(out.take().into_iter().filter(Finding::is_active).collect())
+    let calls = outcome.summary().api_calls.clone();
+    (
+        Findings(out.take().into_iter().filter(Finding::is_active).collect()),
+        calls,
+    )
 }
 
 impl Findings {
@@ -664,5 +686,137 @@ async fn ref_012_fires_for_the_provider_whose_client_id_differs_from_the_documen
 
     let values = secret_values(&stack, &[&healthy, &shared], &[]).await;
     findings.assert_free_of(&values);
+    check_logs(&logs, &values);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SEC-005
+
+#[tokio::test]
+async fn sec_005_fires_for_an_unbound_secret_and_one_whose_document_names_another_client() {
+    let (logs, _guard) = CapturedLogs::install();
+    let stack = LocalStack::start();
+    let healthy = healthy(&stack).await;
+    // Three more secrets bound by the administrator (as cognito_fixture does), each read by a
+    // provider of its own ...
+    let mut fixtures = Vec::new();
+    for name in ["unbound", "misbound", "plain"] {
+        let f = stack.cognito_fixture(json!({})).await;
+        stack.allow_agentcore(&f.secret_arn).await;
+        stack
+            .external_oauth2(name, &f, &f.client_id, "clientSecret")
+            .await;
+        fixtures.push(f);
+    }
+    let [unbound, misbound, plain] = fixtures.try_into().expect("three fixtures");
+    // ... then: the binding tag removed from one;
+    stack
+        .sm
+        .untag_resource()
+        .secret_id(&unbound.secret_arn)
+        .tag_keys(BINDING_TAG)
+        .send()
+        .await
+        .expect("UntagResource");
+    // a new AWSCURRENT naming another (more privileged) client of the same pool in the next;
+    let (other_client, _, other_value) = stack.cognito.create_client(&misbound.pool_id, &[]);
+    let mut doc = stack.doc(&misbound.secret_arn, "AWSCURRENT").await;
+    doc["clientId"] = json!(other_client);
+    stack
+        .sm
+        .put_secret_value()
+        .secret_id(&misbound.secret_arn)
+        .secret_string(doc.to_string())
+        .send()
+        .await
+        .expect("PutSecretValue");
+    // and in the last, unbound too, a value that is no rotator document: not the rotator's.
+    stack
+        .sm
+        .put_secret_value()
+        .secret_id(&plain.secret_arn)
+        .secret_string(
+            json!({"clientId": plain.client_id, "clientSecret": plain.initial_value}).to_string(),
+        )
+        .send()
+        .await
+        .expect("PutSecretValue");
+    stack
+        .sm
+        .untag_resource()
+        .secret_id(&plain.secret_arn)
+        .tag_keys(BINDING_TAG)
+        .send()
+        .await
+        .expect("UntagResource");
+
+    // A full audit: metadata, tags included, from ListSecrets.
+    let (findings, calls) = audit_by(&stack, AuditConfig::default(), json!({})).await;
+    assert_eq!(calls.get("DescribeSecret"), None, "{calls:?}");
+    let expected = format!("cognito:{}/{}", unbound.pool_id, unbound.client_id);
+    let f = findings.expect("SEC-005", &[&unbound.secret_arn]);
+    assert!(
+        f.description().contains(&format!(
+            "tag-resource --secret-id {} --tags Key={BINDING_TAG},Value={expected}",
+            unbound.secret_arn
+        )),
+        "{}",
+        f.description()
+    );
+    let f = findings.expect("SEC-005", &[&misbound.secret_arn]);
+    let bound = format!("cognito:{}/{}", misbound.pool_id, misbound.client_id);
+    let named = format!("cognito:{}/{other_client}", misbound.pool_id);
+    assert!(
+        f.description().contains(&bound)
+            && f.description().contains(&named)
+            && f.description()
+                .contains("have an administrator change the binding"),
+        "names both coordinates and the remedy: {}",
+        f.description()
+    );
+    findings.assert_quiet(&["SEC-005"], &plain.secret_arn);
+    findings.assert_healthy_quiet(&RULES, &healthy);
+
+    // A targeted audit: metadata, tags included, from DescribeSecret; the same verdicts.
+    let (targeted, calls) = audit_by(
+        &stack,
+        AuditConfig::default(),
+        json!({"scope": {"secretIds": [&unbound.secret_arn, &misbound.secret_arn, &plain.secret_arn, &healthy.secret_arn]}}),
+    )
+    .await;
+    assert_eq!(calls.get("ListSecrets"), None, "{calls:?}");
+    assert_eq!(calls.get("DescribeSecret"), Some(&4), "{calls:?}");
+    targeted.expect("SEC-005", &[&unbound.secret_arn]);
+    targeted.expect("SEC-005", &[&misbound.secret_arn]);
+    targeted.assert_quiet(&["SEC-005"], &plain.secret_arn);
+    targeted.assert_healthy_quiet(&RULES, &healthy);
+
+    // The administrator binds the first secret as the finding says: the next audit is quiet.
+    stack
+        .sm
+        .tag_resource()
+        .secret_id(&unbound.secret_arn)
+        .tags(
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(BINDING_TAG)
+                .value(&expected)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+    let fixed = audit(&stack, AuditConfig::default()).await;
+    fixed.assert_quiet(&["SEC-005"], &unbound.secret_arn);
+    fixed.expect("SEC-005", &[&misbound.secret_arn]);
+
+    let values = secret_values(
+        &stack,
+        &[&healthy, &unbound, &misbound, &plain],
+        &[&other_value],
+    )
+    .await;
+    findings.assert_free_of(&values);
+    targeted.assert_free_of(&values);
+    fixed.assert_free_of(&values);
     check_logs(&logs, &values);
 }

@@ -394,6 +394,7 @@ impl Collector {
         for ((i, _), value) in readable.iter().zip(values) {
             let (shape, doc) = value;
             reads[*i].facts.current = Some(shape);
+            reads[*i].facts.coordinates = doc.as_ref().map(SecretDocument::coordinates);
             reads[*i].doc = doc;
         }
         // 3. Upstream, for rotator documents.

@@ -42,6 +42,9 @@ pub struct SecretFacts {
     pub current: Option<Observed<ValueShape>>,
     /// Upstream facts, for secrets holding a rotator document (`rotation` profile).
     pub upstream: Option<Observed<UpstreamFacts>>,
+    /// When AWSCURRENT is a rotator document: the IdP coordinates it names, in the binding
+    /// tag's form (`cognito:<userPoolId>/<clientId>`; identifiers, not secrets).
+    pub coordinates: Option<String>,
 }
 
 impl SecretFacts {
@@ -52,6 +55,7 @@ impl SecretFacts {
             policy: None,
             current: None,
             upstream: None,
+            coordinates: None,
         }
     }
 
@@ -87,6 +91,10 @@ impl<T> Observed<T> {
 
 /// A secret looked up (listed or described).
 #[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every lookup is Found: boxing it would add an allocation per secret and save no memory"
+)]
 pub enum Lookup {
     Found(SecretMeta),
     NotFound,
@@ -118,6 +126,8 @@ pub struct SecretMeta {
     pub next_rotation: Option<Timestamp>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// The value of the binding tag `agentcore-rotator:binding`, the only tag kept.
+    pub binding: Option<String>,
 }
 
 impl SecretMeta {

@@ -16,6 +16,7 @@ use crate::audit::lifecycle::{FindingHistory, PreviousFinding};
 use crate::audit::snapshot::{Lookup, SecretMeta};
 use crate::audit::trigger::{Continuation, CONTINUATION_DETAIL_TYPE, CONTINUATION_SOURCE};
 use crate::findings::{Resource, ResourceKind, Scope, Timestamp, FINDING_ID_PREFIX};
+use crate::rotation::binding::BINDING_TAG;
 use crate::rotation::store::Payload;
 use crate::sensitive::SecretString;
 
@@ -66,7 +67,8 @@ impl SecretsInventory {
 }
 
 /// [`SecretMeta`] from a DescribeSecret answer or a ListSecrets entry: two SDK types with the
-/// same accessors (the version map's aside), mapped in one place.
+/// same accessors (the version map's aside), mapped in one place. Of the tags both return, only
+/// the binding tag's value is kept.
 macro_rules! secret_meta {
     ($e:expr, $arn:expr, $versions:ident) => {
         SecretMeta {
@@ -90,6 +92,11 @@ macro_rules! secret_meta {
                 .$versions()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            binding: $e
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(BINDING_TAG))
+                .map(|t| t.value().unwrap_or_default().to_string()),
         }
     };
 }

@@ -33,6 +33,7 @@ pub const CATALOGUE: &[&Rule] = &[
     &secrets::NOT_ROTATED,
     &secrets::ROTATION_INCOMPLETE,
     &secrets::ROTATION_FUNCTION_MISSING,
+    &secrets::BINDING,
     &upstream::ORPHAN,
     &upstream::TOO_MANY_LIVE,
     &upstream::SUPERSEDED_PAST_GRACE,
@@ -148,6 +149,8 @@ pub(crate) mod fixtures {
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:agentcore/okta-AbCdEf";
     pub const PROVIDER: &str = "arn:aws:bedrock-agentcore:us-east-1:123456789012:token-vault/default/oauth2credentialprovider/okta";
     pub const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd";
+    /// The IdP coordinates the healthy secret's document names and its binding tag holds.
+    pub const COORDINATES: &str = "cognito:us-east-1_Pool/client-1";
     /// 2024-01-01T00:00:00Z.
     pub const NOW: u64 = 1_704_067_200_000;
     pub const DAY: u64 = 86_400_000;
@@ -192,6 +195,7 @@ pub(crate) mod fixtures {
                 ("v2".to_string(), vec!["AWSCURRENT".to_string()]),
                 ("v1".to_string(), vec!["AWSPREVIOUS".to_string()]),
             ]),
+            binding: Some(COORDINATES.into()),
             ..SecretMeta::default()
         };
         let mut facts = SecretFacts::new(SECRET, Lookup::Found(meta));
@@ -199,8 +203,9 @@ pub(crate) mod fixtures {
         facts.current = Some(Observed::Ok(ValueShape::of_text(
             r#"{"clientId":"client-1","clientSecret":"x-value-x"}"#,
         )));
+        facts.coordinates = Some(COORDINATES.into());
         facts.upstream = Some(Observed::Ok(UpstreamFacts {
-            client: "cognito:us-east-1_Pool/client-1".into(),
+            client: COORDINATES.into(),
             live: Some(vec!["cs-2".into(), "cs-1".into()]),
             current: Lineage::Live("cs-2".into()),
             previous: Some(Lineage::Live("cs-1".into())),

@@ -1,9 +1,11 @@
 //! Secrets: rotation hygiene of every referenced secret, mirroring AWS Config
 //! (secretsmanager-rotation-enabled-check, -scheduled-rotation-success-check,
-//! -secret-periodic-rotation), Security Hub SecretsManager.1–.4 and Prowler.
+//! -secret-periodic-rotation), Security Hub SecretsManager.1–.4 and Prowler; and whether a
+//! rotator secret is bound to the client its document names, which the rotation requires.
 
-use crate::audit::snapshot::{SecretMeta, Snapshot};
+use crate::audit::snapshot::{Observed, SecretFacts, SecretMeta, Snapshot};
 use crate::findings::{Rule, Severity};
+use crate::rotation::binding::BINDING_TAG;
 
 use super::{secret_resource, Evaluation, RuleContext};
 
@@ -31,6 +33,12 @@ pub const ROTATION_FUNCTION_MISSING: Rule = Rule {
     title: "Rotation is enabled but the rotation function is missing",
     remediation: "Redeploy the rotation function or point the secret at an existing one (rotate-secret --rotation-lambda-arn); every scheduled rotation fails until then.",
 };
+pub const BINDING: Rule = Rule {
+    id: "SEC-005",
+    severity: Severity::High,
+    title: "Rotator secret is not bound to the client its document names",
+    remediation: "Unbound: an administrator binds the secret to the coordinates its document names (aws secretsmanager tag-resource --secret-id <arn> --tags Key=agentcore-rotator:binding,Value=cognito:<userPoolId>/<clientId>). Bound to other coordinates: correct the document, or have an administrator change the binding. Until then every rotation of the secret fails and changes nothing.",
+};
 
 /// How late a scheduled rotation may be before it counts as failed.
 const OVERDUE_SLACK_MS: u64 = 86_400_000;
@@ -44,6 +52,7 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
         if let (true, Some(meta)) = (referenced, facts.meta()) {
             if meta.deleted_date.is_none() {
                 secret(meta, ctx, out);
+                binding(facts, meta, ctx, out);
             }
         }
     }
@@ -104,6 +113,30 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
     }
 }
 
+/// A secret whose AWSCURRENT is a rotator document must carry the binding tag, naming the
+/// coordinates that document names: the rotation refuses it otherwise (`rotation::binding`).
+fn binding(facts: &SecretFacts, meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
+    if !matches!(facts.current, Some(Observed::Ok(_))) {
+        // AWSCURRENT unread: whether it is a rotator document is unknown.
+        out.skip(&[&BINDING], &meta.arn);
+        return;
+    }
+    let Some(document) = &facts.coordinates else {
+        return;
+    };
+    let arn = &meta.arn;
+    let detail = match meta.binding.as_deref().map(str::trim) {
+        Some(bound) if bound == document => return,
+        None | Some("") => format!(
+            "{arn} holds a rotator document for {document} but is not bound (no {BINDING_TAG} tag, or an empty one), so its next rotation fails; an administrator binds it with aws secretsmanager tag-resource --secret-id {arn} --tags Key={BINDING_TAG},Value={document}"
+        ),
+        Some(bound) => format!(
+            "{arn} is bound to {bound} (tag {BINDING_TAG}) but its AWSCURRENT document names {document}, so its next rotation fails; correct the document, or have an administrator change the binding"
+        ),
+    };
+    out.raise(ctx, &BINDING, vec![secret_resource(arn)], detail);
+}
+
 /// A stray AWSPENDING (on a version without AWSCURRENT, unchanged for a while), or a scheduled
 /// rotation that is overdue by more than a day.
 fn incomplete(meta: &SecretMeta, ctx: &RuleContext) -> Option<String> {
@@ -134,7 +167,7 @@ fn incomplete(meta: &SecretMeta, ctx: &RuleContext) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::rules::fixtures::*;
+    use crate::audit::rules::fixtures::{self, *};
     use crate::findings::Timestamp;
 
     #[test]
@@ -193,6 +226,86 @@ mod tests {
         assert_only(&none, &ROTATION_FUNCTION_MISSING);
         meta(&mut none).managed_rotation = true;
         assert!(raised(&none).is_empty());
+    }
+
+    /// The one SEC-005 finding of `s`, which must raise nothing else.
+    fn binding_detail(s: &crate::audit::snapshot::Snapshot) -> String {
+        assert_only(s, &BINDING);
+        let e = crate::audit::rules::evaluate(s, &ctx());
+        e.findings[0].description().to_string()
+    }
+
+    #[test]
+    fn an_unbound_rotator_secret_fires_sec_005_with_the_command_that_binds_it() {
+        for tag in [None, Some(""), Some("  ")] {
+            let mut s = healthy();
+            meta(&mut s).binding = tag.map(str::to_string);
+            let detail = binding_detail(&s);
+            assert!(
+                detail.contains(SECRET)
+                    && detail.contains(&format!(
+                        "tag-resource --secret-id {SECRET} --tags Key={BINDING_TAG},Value={COORDINATES}"
+                    )),
+                "{detail}"
+            );
+            assert!(!detail.contains("x-value-x"), "{detail}");
+        }
+    }
+
+    #[test]
+    fn a_secret_bound_to_another_client_or_pool_fires_sec_005_naming_both() {
+        for bound in [
+            "cognito:us-east-1_Pool/client-2",
+            "cognito:us-east-1_Other/client-1",
+        ] {
+            let mut s = healthy();
+            meta(&mut s).binding = Some(bound.into());
+            let detail = binding_detail(&s);
+            assert!(
+                detail.contains(SECRET) && detail.contains(bound) && detail.contains(COORDINATES),
+                "{detail}"
+            );
+            assert!(
+                detail.contains("correct the document")
+                    && detail.contains("administrator change the binding"),
+                "{detail}"
+            );
+        }
+        // The document moved, the binding stayed: the same finding.
+        let mut moved = healthy();
+        fixtures::secret(&mut moved).coordinates = Some("cognito:us-east-1_Pool/victim".into());
+        assert!(binding_detail(&moved).contains("cognito:us-east-1_Pool/victim"));
+    }
+
+    #[test]
+    fn a_secret_bound_to_the_coordinates_its_document_names_is_quiet() {
+        let mut s = healthy();
+        // Surrounding blanks are ignored, as the rotation ignores them.
+        meta(&mut s).binding = Some(format!(" {COORDINATES} "));
+        assert!(raised(&s).is_empty());
+    }
+
+    #[test]
+    fn a_secret_without_a_rotator_document_is_not_judged_for_its_binding() {
+        for tag in [None, Some("cognito:us-east-1_Pool/client-9")] {
+            let mut s = healthy();
+            fixtures::secret(&mut s).coordinates = None;
+            meta(&mut s).binding = tag.map(str::to_string);
+            let e = crate::audit::rules::evaluate(&s, &ctx());
+            assert!(e.findings.is_empty(), "{:?}", e.findings);
+            assert!(e.skipped.is_empty(), "{:?}", e.skipped);
+        }
+    }
+
+    #[test]
+    fn an_unreadable_awscurrent_skips_sec_005_instead_of_resolving_it() {
+        let mut s = healthy();
+        meta(&mut s).binding = None;
+        fixtures::secret(&mut s).current =
+            Some(Observed::Unreadable("AccessDeniedException".into()));
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(e.findings.iter().all(|f| f.rule_id() != BINDING.id));
+        assert!(e.skipped.contains(&(BINDING.id, SECRET.to_string())));
     }
 
     #[test]
