@@ -169,12 +169,14 @@ impl Harness {
             }
             Mode::Process => Invoker::Process(StepProcess::new(env.into_iter().collect())),
         };
-        Conductor::with_invoker(
+        let mut conductor = Conductor::with_invoker(
             self.stack.sm.clone(),
             self.stack.moto.rotation_lambda_arn.clone(),
             invoker,
         )
-        .with_faults(self.faults.clone())
+        .with_faults(self.faults.clone());
+        conductor.refuse_while_pending = true;
+        conductor
     }
 
     async fn fixture(&self) -> Fixture {

@@ -151,6 +151,11 @@ pub struct Conductor {
     /// is running (request context) and the step process's pid (for a kill), and disarmed when
     /// the first attempt ends, so a fault only ever hits the first attempt.
     pub faults: Option<Arc<Faults>>,
+    /// Refuse `RotateSecret` while AWSPENDING sits on a version other than AWSCURRENT, as
+    /// Secrets Manager does ("A previous rotation isn't complete"); moto instead moves the label
+    /// to the new version, which tests that start a new rotation after a failed one rely on.
+    /// Off by default.
+    pub refuse_while_pending: bool,
 }
 
 impl Conductor {
@@ -173,6 +178,7 @@ impl Conductor {
             invoker,
             max_attempts: 3,
             faults: None,
+            refuse_while_pending: false,
         }
     }
 
@@ -189,16 +195,33 @@ impl Conductor {
             .expect("RotateSecret (placeholder) failed")
     }
 
-    /// [`Conductor::begin`], returning Secrets Manager's refusal (a rotation already in
-    /// progress) as an error message.
-    ///
-    /// Secrets Manager refuses `RotateSecret` while AWSPENDING sits on a version other than
-    /// AWSCURRENT ("A previous rotation isn't complete"); moto instead moves the label to the
-    /// new version. The conductor checks first, as AWS does, under one lock per test process so
-    /// two conductors starting at once cannot both pass the check.
+    /// [`Conductor::begin`], returning Secrets Manager's refusal as an error message. With
+    /// [`Conductor::refuse_while_pending`] the conductor checks for a rotation in progress first,
+    /// under one lock per test process so two conductors starting at once cannot both pass.
     pub async fn try_begin(&self, secret_id: &str) -> Result<String, String> {
         static BEGIN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let _serialized = BEGIN.lock().await;
+        if self.refuse_while_pending {
+            self.refuse_if_pending(secret_id).await?;
+        }
+        let token = uuid::Uuid::new_v4().to_string();
+        self.sm
+            .rotate_secret()
+            .secret_id(secret_id)
+            .client_request_token(&token)
+            .rotation_lambda_arn(&self.rotation_lambda_arn)
+            .rotation_rules(
+                RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
+        Ok(token)
+    }
+
+    async fn refuse_if_pending(&self, secret_id: &str) -> Result<(), String> {
         let described = self
             .sm
             .describe_secret()
@@ -218,21 +241,7 @@ impl Conductor {
                     .into(),
             );
         }
-        let token = uuid::Uuid::new_v4().to_string();
-        self.sm
-            .rotate_secret()
-            .secret_id(secret_id)
-            .client_request_token(&token)
-            .rotation_lambda_arn(&self.rotation_lambda_arn)
-            .rotation_rules(
-                RotationRulesType::builder()
-                    .automatically_after_days(30)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
-        Ok(token)
+        Ok(())
     }
 
     /// Invokes one step through the Lambda handler, as Secrets Manager would.
