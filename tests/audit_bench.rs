@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentcore_rotator::audit::collect::par_map;
-use agentcore_rotator_testkit::latency::LatencyProxy;
+use agentcore_rotator_testkit::fault::Proxy;
 use agentcore_rotator_testkit::moto::{sdk_config_for, REGION};
 use agentcore_rotator_testkit::providers::{
     agentcore_read_policy, create_external_oauth2, EXAMPLE_DISCOVERY,
@@ -180,10 +180,10 @@ async fn compare(
     let (moto, agentcore) = if latency > 0 {
         let delay = Duration::from_millis(latency);
         (
-            LatencyProxy::start(&stack.moto.endpoint, delay)
+            Proxy::latency(&stack.moto.endpoint, delay)
                 .endpoint()
                 .to_string(),
-            LatencyProxy::start(stack.agentcore.endpoint(), delay)
+            Proxy::latency(stack.agentcore.endpoint(), delay)
                 .endpoint()
                 .to_string(),
         )

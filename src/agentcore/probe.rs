@@ -32,6 +32,28 @@ impl fmt::Debug for ValueHash {
 pub struct ProbeFailure {
     pub operation: &'static str,
     pub code: String,
+    /// Throttling, a server error or a lost answer: says nothing about the provider, so it must
+    /// never decide a rollback.
+    pub transient: bool,
+}
+
+/// Error codes that say the service could not answer now, not that the request was wrong.
+pub fn is_transient_code(code: Option<&str>) -> bool {
+    match code {
+        // No service error at all: the request or its answer was lost (timeout, reset).
+        None => true,
+        Some(c) => matches!(
+            c,
+            "ThrottlingException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "ServiceUnavailableException"
+                | "ServiceUnavailable"
+                | "InternalServerException"
+                | "InternalFailure"
+                | "InternalServerError"
+        ),
+    }
 }
 
 /// GetWorkloadAccessToken, then GetResourceApiKey / GetResourceOauth2Token (M2M), for the

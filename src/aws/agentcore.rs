@@ -403,6 +403,7 @@ fn probe_failure(operation: &'static str, err: &impl ProvideErrorMetadata) -> Pr
     ProbeFailure {
         operation,
         code: e.message,
+        transient: crate::agentcore::probe::is_transient_code(err.code()),
     }
 }
 
@@ -438,6 +439,7 @@ impl DataPlane for AgentCoreDataPlane {
             Err(ProbeFailure {
                 operation: "GetResourceOauth2Token",
                 code: "no access token in the response".into(),
+                transient: false,
             })
         }
     }

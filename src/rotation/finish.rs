@@ -26,6 +26,13 @@ pub async fn run(
         )),
         None => None,
     };
+    // Without a readable AWSCURRENT there could be no rollback: do not promote on that.
+    if let Some((ac, b)) = &baseline {
+        if let Some(e) = &b.previous_error {
+            references::report_baseline(ac, &desc.arn, b).await;
+            return Err(RotationError::Store(e.clone()));
+        }
+    }
     // Refuse to promote a version that never got a value, or names another client.
     let pending = match r
         .pending_doc(secret, token)

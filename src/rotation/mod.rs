@@ -109,6 +109,8 @@ pub enum RotationError {
     RolledBackEarlier { current_version: String },
     #[error("cannot check AgentCore credential providers: {0}")]
     AgentCore(#[from] AgentCoreError),
+    #[error("the AgentCore data-plane probe could not complete ({0}); the confirmation runs again on the retry")]
+    DataPlaneUnavailable(crate::agentcore::ProbeFailure),
     #[error("testSecret pre-flight failed, nothing was promoted: {0}")]
     Preflight(String),
     #[error("finishSecret rolled AWSCURRENT back to version {previous_version}: {reason}")]

@@ -325,6 +325,8 @@ pub async fn confirm(
             continue;
         }
         match probe(ac, p, pending).await {
+            // Not a verdict about the provider: fail the step, keep AWSPENDING, confirm again.
+            Some(Err(f)) if f.transient => return Err(RotationError::DataPlaneUnavailable(f)),
             Some(result) if !probe_agrees(&result, hash) => {
                 let what = match &result {
                     Err(f) => f.to_string(),

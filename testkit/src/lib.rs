@@ -4,10 +4,11 @@
 pub mod agentcore;
 pub mod cognito;
 pub mod conductor;
+pub mod fault;
 pub mod faulty_store;
 pub mod findings_route;
-pub mod latency;
 pub mod moto;
 pub mod oidc;
 pub mod providers;
 pub mod stack;
+pub mod wiring;
