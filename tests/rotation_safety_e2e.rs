@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use agentcore_rotator::event::Step;
 use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
@@ -304,4 +307,61 @@ async fn an_overflowing_grace_period_is_a_clear_error_and_changes_nothing() {
         "only the placeholder"
     );
     assert_eq!(stack.cognito.calls("ListUserPoolClientSecrets"), 0);
+}
+
+// ------------------------------------------------------------------ 6. the document's endpoint
+
+/// A loopback listener that counts the connections it accepts (and answers none).
+async fn counting_listener() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (origin, accepted)
+}
+
+/// Before: `rotation.tokenEndpoint` / `rotation.issuer` could be any URL, and testSecret sent
+/// the freshly generated client secret there. A principal allowed to write a version (but not to
+/// read it) received the next client secret at the next rotation.
+#[tokio::test]
+async fn a_document_naming_a_token_endpoint_outside_the_allowlist_sends_nothing_and_promotes_nothing(
+) {
+    let stack = LocalStack::start();
+    for field in ["tokenEndpoint", "issuer"] {
+        let (origin, accepted) = counting_listener().await;
+        let url = format!("{origin}/oauth2/token");
+        let f = stack
+            .cognito_fixture(json!({"rotation": {field: url}}))
+            .await;
+        let before = stack.version_with(&f.secret_arn, "AWSCURRENT").await;
+        let mut conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
+        conductor.max_attempts = 1;
+        let run = conductor.rotate(&f.secret_arn).await;
+        assert!(!run.succeeded);
+        let err = run.last_error().unwrap();
+        assert!(err.contains(&format!("rotation.{field}")), "{err}");
+        assert!(
+            err.contains(stack.cognito.endpoint()),
+            "the allowlist is printed: {err}"
+        );
+        assert!(
+            run.steps.iter().all(|s| s.step != Step::FinishSecret),
+            "{:?}",
+            run.steps
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "{field}: nothing sent");
+        assert_eq!(
+            stack.version_with(&f.secret_arn, "AWSCURRENT").await,
+            before
+        );
+        for value in stack.client_secret_values(&f).await {
+            assert!(!err.contains(&value));
+        }
+    }
 }
