@@ -191,6 +191,24 @@ async fn overwrite_pending(stack: &LocalStack, f: &CognitoFixture, token: &str, 
         .expect("overwrite AWSPENDING");
 }
 
+/// A rotation begun and taken through testSecret, then its pending document loses `apiKey` (which
+/// the provider `partner-key` reads), so finishSecret must roll back. Returns the token and the
+/// version that was AWSCURRENT.
+async fn up_to_a_finish_that_breaks_partner_key(
+    env: &Env,
+    conductor: &Conductor,
+    f: &CognitoFixture,
+) -> (String, String) {
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    // Pre-flight passed; the document changes before finishSecret.
+    overwrite_pending(&env.stack, f, &token, "apiKey").await;
+    (token, before)
+}
+
 /// Every client-secret and API-key value any version holds (for leak checks).
 async fn secret_values(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
     let mut out = stack.client_secret_values(f).await;
@@ -525,13 +543,7 @@ async fn a_new_version_that_drops_a_referenced_key_is_rolled_back_with_a_critica
     env.api_key_external("partner-key", &f.secret_arn, "apiKey")
         .await;
     let conductor = env.conductor();
-    let token = conductor.begin(&f.secret_arn).await;
-    let before = env.current_version(&f.secret_arn).await;
-    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
-        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
-    }
-    // Pre-flight passed; the document changes before finishSecret.
-    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let (token, before) = up_to_a_finish_that_breaks_partner_key(&env, &conductor, &f).await;
     let err = conductor
         .invoke(&f.secret_arn, &token, Step::FinishSecret)
         .await
@@ -847,12 +859,7 @@ async fn a_transient_error_during_confirmation_keeps_awspending_and_the_retry_ro
         _ => false,
     });
     let conductor = env.conductor_over(store.clone());
-    let token = conductor.begin(&f.secret_arn).await;
-    let before = env.current_version(&f.secret_arn).await;
-    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
-        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
-    }
-    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let (token, before) = up_to_a_finish_that_breaks_partner_key(&env, &conductor, &f).await;
     let first = conductor
         .invoke(&f.secret_arn, &token, Step::FinishSecret)
         .await
@@ -908,12 +915,7 @@ async fn a_rolled_back_version_left_pending_by_a_crash_is_never_promoted_again()
         |call| matches!(call, Call::Update { stage, move_to: None, .. } if stage == "AWSPENDING"),
     );
     let conductor = env.conductor_over(store.clone());
-    let token = conductor.begin(&f.secret_arn).await;
-    let before = env.current_version(&f.secret_arn).await;
-    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
-        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
-    }
-    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    let (token, before) = up_to_a_finish_that_breaks_partner_key(&env, &conductor, &f).await;
     conductor
         .invoke(&f.secret_arn, &token, Step::FinishSecret)
         .await
@@ -961,15 +963,11 @@ async fn after_a_rollback_the_next_rotation_succeeds_and_removes_the_rolled_back
         .await;
     rotate_expecting_success(&env, &f).await;
     let conductor = env.conductor();
-    let token = conductor.begin(&f.secret_arn).await;
-    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
-        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
-    }
+    let (token, _) = up_to_a_finish_that_breaks_partner_key(&env, &conductor, &f).await;
     let rolled_back_value = env.stack.doc(&f.secret_arn, "AWSPENDING").await["clientSecret"]
         .as_str()
         .unwrap()
         .to_string();
-    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
     let err = conductor
         .invoke(&f.secret_arn, &token, Step::FinishSecret)
         .await

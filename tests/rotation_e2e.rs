@@ -522,15 +522,7 @@ async fn the_token_endpoint_can_be_discovered_from_the_issuer_and_post_auth_work
     let issuer = stack.cognito.issuer(&f.pool_id);
     let mut doc = stack.doc(&f.secret_arn, "AWSCURRENT").await;
     doc["rotation"]["issuer"] = json!(issuer);
-    stack
-        .sm
-        .put_secret_value()
-        .secret_id(&f.secret_arn)
-        .secret_string(doc.to_string())
-        .version_stages("AWSCURRENT")
-        .send()
-        .await
-        .unwrap();
+    stack.put_current(&f.secret_arn, &doc).await;
     let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
     let run = conductor.rotate(&f.secret_arn).await;
     assert!(run.succeeded, "{:?}", run.last_error());

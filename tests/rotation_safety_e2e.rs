@@ -13,18 +13,6 @@ use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use serde_json::{json, Value};
 
-async fn put_current(stack: &LocalStack, f: &CognitoFixture, doc: &Value) {
-    stack
-        .sm
-        .put_secret_value()
-        .secret_id(&f.secret_arn)
-        .secret_string(doc.to_string())
-        .version_stages("AWSCURRENT")
-        .send()
-        .await
-        .expect("PutSecretValue");
-}
-
 /// Secret ids live at the IdP, sorted.
 fn live(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
     let mut ids = stack.cognito.secret_ids(&f.pool_id, &f.client_id);
@@ -47,7 +35,7 @@ async fn a_document_pointing_at_another_teams_client_is_refused_and_the_victim_i
     let mut doc = stack.doc(&f.secret_arn, "AWSCURRENT").await;
     doc["clientId"] = json!(victim);
     doc["clientSecretId"] = Value::Null;
-    put_current(&stack, &f, &doc).await;
+    stack.put_current(&f.secret_arn, &doc).await;
     let current_before = stack.version_with(&f.secret_arn, "AWSCURRENT").await;
 
     let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
@@ -124,7 +112,7 @@ async fn a_throttled_read_of_awsprevious_never_turns_its_secret_into_an_orphan()
         "upstreamIdsBefore": [f.initial_secret_id],
         "createdAt": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
     });
-    put_current(&stack, &f, &doc).await;
+    stack.put_current(&f.secret_arn, &doc).await;
 
     let store = FaultyStore::new(
         stack.store(),

@@ -269,6 +269,19 @@ impl LocalStack {
             .unwrap_or_default()
     }
 
+    /// Writes `doc` as a new AWSCURRENT version, as a person (or an attacker allowed to write
+    /// versions) would with `put-secret-value`.
+    pub async fn put_current(&self, secret_id: &str, doc: &Value) {
+        self.sm
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(doc.to_string())
+            .version_stages("AWSCURRENT")
+            .send()
+            .await
+            .expect("PutSecretValue");
+    }
+
     /// The document stored under a stage, parsed.
     pub async fn doc(&self, secret_id: &str, stage: &str) -> Value {
         let out = self
