@@ -12,7 +12,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    agentcore_rotator::logging::init();
     let config = Config::from_env()?;
     let sdk = load_sdk_config().await;
     let agentcore = hooks_from_lookup(&sdk, |k| std::env::var(k).ok())?;
