@@ -325,6 +325,15 @@ impl OriginPolicy {
     }
 }
 
+/// A URL as errors, logs and findings print it: its origin and path, never its query or
+/// fragment (which could carry anything, e.g. the key of a gateway in front of the IdP).
+pub fn printable(url: &Url) -> String {
+    match Origin::of(url) {
+        Some(origin) => format!("{origin}{}", url.path()),
+        None => format!("{}:", url.scheme()),
+    }
+}
+
 /// A host name that resolved to an address requests must not reach.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("host {host} resolves to {address}, {what}{hint}")]
@@ -626,6 +635,15 @@ mod tests {
             .to_string();
         assert!(err.contains("https://evil.example"), "{err}");
         assert!(!err.contains("abc123") && !err.contains("/t"), "{err}");
+    }
+
+    #[test]
+    fn printable_urls_keep_origin_and_path_and_drop_query_and_fragment() {
+        let url =
+            Url::parse("https://IdP.example.com:443/t/oauth2/token?code=gw-key-1#frag").unwrap();
+        assert_eq!(printable(&url), "https://idp.example.com/t/oauth2/token");
+        let url = Url::parse("http://127.0.0.1:9000/token?x=1").unwrap();
+        assert_eq!(printable(&url), "http://127.0.0.1:9000/token");
     }
 
     #[test]

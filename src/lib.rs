@@ -11,6 +11,7 @@ pub mod config;
 pub mod event;
 pub mod findings;
 pub mod http;
+pub mod logging;
 pub mod rotation;
 pub mod secret_doc;
 pub mod sensitive;

@@ -554,6 +554,61 @@ async fn the_rotation_token_is_passed_through_and_never_logged() {
     assert_no_leak(&stack, &f, &logs, &[]).await;
 }
 
+/// `LogLevel: TRACE` in the template reaches the functions as `AWS_LAMBDA_LOG_LEVEL=TRACE`. At
+/// TRACE `lambda_runtime` logs every raw event (RotationToken included; emitted here with its
+/// target and message, since the handler is called directly) and the AWS SDK traces requests
+/// (bodies too with `LOG_SIGNABLE_BODY=true`); the functions' subscriber keeps other crates at
+/// DEBUG. The second, unfiltered layer is what a plain TRACE subscriber (lambda_runtime's
+/// default) writes.
+#[tokio::test]
+async fn at_trace_level_the_functions_logs_carry_no_secret_value_or_rotation_token() {
+    use agentcore_rotator::logging::{layer, LogSettings};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    let (ours, plain) = (CapturedLogs::default(), CapturedLogs::default());
+    let settings = LogSettings::from_lookup(|k| match k {
+        "AWS_LAMBDA_LOG_LEVEL" => Some("TRACE".into()),
+        "AWS_LAMBDA_LOG_FORMAT" => Some("JSON".into()),
+        _ => None,
+    });
+    let subscriber = tracing_subscriber::registry()
+        .with(layer(&settings, ours.clone()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(plain.clone())
+                .with_filter(tracing::level_filters::LevelFilter::TRACE),
+        );
+    let _g = tracing::subscriber::set_default(subscriber);
+    let stack = LocalStack::start();
+    let f = stack.cognito_fixture(json!({})).await;
+    let rotator = stack.rotator(LocalStack::fast_config());
+    let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
+    let token = conductor.begin(&f.secret_arn).await;
+    let rotation_token = "rotation-token-value-5d1e0b7a";
+    for step in Step::ALL {
+        let payload = json!({"Step": step.as_str(), "SecretId": f.secret_arn, "ClientRequestToken": token, "RotationToken": rotation_token});
+        // What lambda_runtime logs for every invocation before calling the handler.
+        tracing::trace!(target: "lambda_runtime::layers::api_response", body = %payload, "raw JSON event received from Lambda");
+        let out = handler::handle(&rotator, LambdaEvent::new(payload, Context::default())).await;
+        out.unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let new_value = stack.doc(&f.secret_arn, "AWSCURRENT").await["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        plain.text().contains(rotation_token),
+        "a plain TRACE subscriber logs the raw event, RotationToken included"
+    );
+    assert!(
+        ours.text().contains("rotation step finished"),
+        "our own logs are kept"
+    );
+    ours.assert_free_of(&[rotation_token, &new_value, &f.initial_value]);
+}
+
 #[tokio::test]
 async fn a_malformed_event_is_rejected_with_a_clear_error() {
     let stack = LocalStack::start();

@@ -205,6 +205,66 @@ async fn an_allowed_loopback_endpoint_is_probed_so_the_refusals_below_mean_somet
     assert_eq!(idp.connections(), 2);
 }
 
+/// A query can carry a credential of its own (the key of a gateway in front of the IdP): errors,
+/// logs and findings print the endpoint's origin and path only, whatever the answer.
+#[tokio::test]
+async fn the_query_of_an_endpoint_or_issuer_is_never_printed() {
+    let ok = Listener::answering(200, &[("Content-Type", "application/json")], TOKEN).await;
+    let rejected = Listener::answering(
+        400,
+        &[("Content-Type", "application/json")],
+        r#"{"error":"invalid_scope"}"#,
+    )
+    .await;
+    let moved = Listener::answering(307, &[("Location", "/elsewhere")], "").await;
+    let missing = Listener::answering(404, &[], "").await;
+    let key = "gateway-key-9b1f2c";
+    let policy = local(&[&ok, &rejected, &moved, &missing]);
+    let endpoint = url_endpoint(ok.url(&format!("/oauth2/token?code={key}")));
+    let success = run(
+        policy.clone(),
+        ProbeEndpoint::Document(&endpoint),
+        ClientAuth::ClientSecretBasic,
+    )
+    .await
+    .expect("allowed origin");
+    assert_eq!(success.token_endpoint, ok.url("/oauth2/token"));
+    let mut errors = Vec::new();
+    for idp in [&rejected, &moved] {
+        let endpoint = url_endpoint(idp.url(&format!("/oauth2/token?code={key}")));
+        errors.push(
+            run(
+                policy.clone(),
+                ProbeEndpoint::Document(&endpoint),
+                ClientAuth::ClientSecretBasic,
+            )
+            .await
+            .unwrap_err(),
+        );
+    }
+    let issuer = TokenEndpoint::Issuer(missing.url(&format!("/tenant?code={key}")));
+    errors.push(
+        run(
+            policy,
+            ProbeEndpoint::Document(&issuer),
+            ClientAuth::ClientSecretBasic,
+        )
+        .await
+        .unwrap_err(),
+    );
+    for err in &errors {
+        let text = err.to_string();
+        assert!(
+            text.contains("/tenant") || text.contains("/oauth2/token"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(key) && !format!("{err:?}").contains(key),
+            "{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_document_endpoint_outside_the_allowlist_is_refused_before_anything_is_sent() {
     let idp = Listener::answering(200, &[], TOKEN).await;

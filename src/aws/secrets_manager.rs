@@ -11,6 +11,10 @@ use crate::rotation::store::{
 };
 use crate::sensitive::SecretString;
 
+/// Pages of ListSecretVersionIds read at most: Secrets Manager keeps about 100 versions of a
+/// secret, so a listing that goes on is an endpoint repeating itself, not a bigger secret.
+const MAX_VERSION_PAGES: usize = 50;
+
 #[derive(Clone)]
 pub struct SecretsManagerStore {
     client: Client,
@@ -67,7 +71,7 @@ impl SecretStore for SecretsManagerStore {
     async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, StoreError> {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
-        loop {
+        for _ in 0..MAX_VERSION_PAGES {
             let page = self
                 .client
                 .list_secret_version_ids()
@@ -92,6 +96,12 @@ impl SecretStore for SecretsManagerStore {
                 _ => return Ok(out),
             }
         }
+        Err(StoreError {
+            operation: "ListSecretVersionIds",
+            message: format!(
+                "the listing did not end after {MAX_VERSION_PAGES} pages of 100 versions; stopped"
+            ),
+        })
     }
 
     async fn get_value(

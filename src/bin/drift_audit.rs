@@ -12,7 +12,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    agentcore_rotator::logging::init();
     let lookup = |k: &str| std::env::var(k).ok();
     let sdk = load_sdk_config().await;
     let findings = EmittersConfig::from_lookup(lookup)?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    agentcore_rotator::logging::init();
     let sdk = load_sdk_config().await;
     let rotator = rotator_from_lookup(&sdk, |k| std::env::var(k).ok())?;
     let rotator = &rotator;

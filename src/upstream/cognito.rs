@@ -20,6 +20,10 @@ use crate::config::DEFAULT_COGNITO_DOMAIN_URL;
 use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::sensitive::SecretString;
 
+/// Pages of ListUserPoolClientSecrets read at most: a client has two secrets at most, so a
+/// listing that goes on is an endpoint repeating itself.
+const MAX_SECRET_PAGES: usize = 10;
+
 pub struct Cognito {
     client: Client,
     user_pool_id: String,
@@ -149,7 +153,7 @@ impl Upstream for Cognito {
     async fn list_secrets(&self, client: &ClientRef) -> Result<Vec<UpstreamSecret>, UpstreamError> {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
-        loop {
+        for _ in 0..MAX_SECRET_PAGES {
             let page = self
                 .client
                 .list_user_pool_client_secrets()
@@ -172,6 +176,10 @@ impl Upstream for Cognito {
                 _ => return Ok(out),
             }
         }
+        Err(UpstreamError::Call {
+            operation: "ListUserPoolClientSecrets",
+            message: format!("the listing did not end after {MAX_SECRET_PAGES} pages; stopped"),
+        })
     }
 
     async fn add_secret(

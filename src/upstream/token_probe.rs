@@ -46,6 +46,7 @@ pub struct ProbeRequest<'a> {
 pub struct ProbeSuccess {
     pub attempts: u32,
     pub elapsed: Duration,
+    /// Origin and path ([`http::printable`]): what the success log line prints.
     pub token_endpoint: String,
 }
 
@@ -123,14 +124,16 @@ impl TokenProbe {
             }
             ProbeEndpoint::Document(TokenEndpoint::Issuer(issuer)) => issuer.trim_end_matches('/'),
         };
-        self.policy.check_document(issuer, "rotation.issuer")?;
+        let printed_issuer =
+            http::printable(&self.policy.check_document(issuer, "rotation.issuer")?);
         let fail = |reason: String| ProbeError::Discovery {
-            issuer: issuer.to_string(),
+            issuer: printed_issuer.clone(),
             reason,
         };
         let mut problems = Vec::new();
         for url in discovery_urls(issuer) {
             let target = self.policy.check_document(&url, "rotation.issuer")?;
+            let url = http::printable(&target);
             let response = match self.http.get(target).send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -166,7 +169,7 @@ impl TokenProbe {
 
     pub async fn probe(&self, req: &ProbeRequest<'_>) -> Result<ProbeSuccess, ProbeError> {
         let url = self.token_endpoint(req.endpoint).await?;
-        let endpoint = url.to_string();
+        let endpoint = http::printable(&url);
         let start = Instant::now();
         let mut backoff = self.initial_backoff;
         let mut attempts: u32 = 0;

@@ -21,7 +21,7 @@ fn print_versions(title: &str, stages: &BTreeMap<String, Vec<String>>) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    lambda_runtime::tracing::init_default_subscriber();
+    agentcore_rotator::logging::init();
     println!("agentcore-rotator demo: one rotation on the local stack\n");
     let stack = LocalStack::start();
     println!("  moto (Secrets Manager)  {}", stack.moto.endpoint);

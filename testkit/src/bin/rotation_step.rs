@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    agentcore_rotator::logging::init();
     let event = match std::env::args().nth(1) {
         Some(arg) => arg,
         None => {
