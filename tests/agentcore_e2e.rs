@@ -993,3 +993,59 @@ async fn after_a_rollback_the_next_rotation_succeeds_and_removes_the_rolled_back
         2
     );
 }
+
+/// Before: a version writer who put a document naming another client into AWSCURRENT while a
+/// rotation was in flight had finishSecret roll the providers back onto that client's secret.
+#[tokio::test]
+async fn a_rollback_never_restores_a_document_that_names_another_client() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    let other = env.fixture().await;
+    env.api_key_external("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor();
+    let (token, before) = up_to_a_finish_that_breaks_partner_key(&env, &conductor, &f).await;
+    let mut foreign = env.stack.doc(&other.secret_arn, "AWSCURRENT").await;
+    foreign["apiKey"] = json!(API_KEY);
+    // A version writer's PutSecretValue of AWSCURRENT, in two calls: moto's PutSecretValue moves
+    // AWSCURRENT off the wrong version while a rotation is pending.
+    let foreign_version = env
+        .stack
+        .sm
+        .put_secret_value()
+        .secret_id(&f.secret_arn)
+        .secret_string(foreign.to_string())
+        .version_stages("WRITER")
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string();
+    env.stack
+        .sm
+        .update_secret_version_stage()
+        .secret_id(&f.secret_arn)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&foreign_version)
+        .remove_from_version_id(&before)
+        .send()
+        .await
+        .unwrap();
+
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("could not roll back"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "names cognito:{}/{}",
+            other.pool_id, other.client_id
+        )),
+        "{err}"
+    );
+    assert_ne!(env.current_version(&f.secret_arn).await, foreign_version);
+    assert_eq!(env.current_version(&f.secret_arn).await, token);
+    assert_eq!(env.findings.rule_ids(), ["ROT-002"]);
+}

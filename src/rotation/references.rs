@@ -418,6 +418,15 @@ async fn previous_upstream_live(
     let Some(previous) = previous else {
         return Ok(Err("the previous version could not be read".into()));
     };
+    // Rolling back to a document that names another client would hand the providers a credential
+    // the binding never approved (a version writer can put one in AWSCURRENT mid-rotation).
+    if previous.coordinates() != pending.coordinates() {
+        return Ok(Err(format!(
+            "the previous version names {} but this secret rotates {}",
+            previous.coordinates(),
+            pending.coordinates()
+        )));
+    }
     let upstream = r.upstreams.upstream_for(&previous.profile).await?;
     let live = upstream.list_secrets(&client_ref(previous)).await?;
     let version = Version {
