@@ -11,7 +11,7 @@ use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::call_counter::CallCounter;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{ProviderKind, ProviderStatus};
@@ -127,7 +127,7 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
             &AgentCoreSettings::default(),
             Some(&counter),
         )),
-        Arc::new(SecretsInventory::new(
+        Arc::new(SecretsReader::new(
             &s.stack.moto.sdk_config(),
             Some(&counter),
         )),
@@ -135,11 +135,11 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
         REGION,
         AuditConfig::default(),
     );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::counted(
+    auditor = auditor.with_upstreams(Arc::new(AwsUpstreams::counted(
         s.stack.cognito_sdk_config(),
         &counter,
     )));
-    auditor.meter = Some(Arc::new(counter.clone()));
+    auditor = auditor.with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
@@ -310,7 +310,7 @@ fn a_fixed_reference_is_archived_in_security_hub_on_the_next_audit() {
 }
 
 async fn archived_in_security_hub() {
-    use agentcore_rotator::aws::secrets_inventory::SecurityHubHistory;
+    use agentcore_rotator::aws::security_hub_history::SecurityHubHistory;
     use agentcore_rotator::findings::{Emitters, SecurityHubSink};
     let stack = LocalStack::start();
     let f = stack.cognito_fixture(json!({})).await;
@@ -326,12 +326,12 @@ async fn archived_in_security_hub() {
             &stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
         )),
-        Arc::new(SecretsInventory::new(&sdk, None)),
+        Arc::new(SecretsReader::new(&sdk, None)),
         emitters,
         REGION,
         AuditConfig::default(),
     );
-    auditor.history = Arc::new(SecurityHubHistory::new(&sdk, None));
+    auditor = auditor.with_history(Arc::new(SecurityHubHistory::new(&sdk, None)));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn.clone()]}})).unwrap();
     let first = auditor.run(&trigger, None).await.unwrap();
     assert!(
@@ -455,15 +455,12 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
             &AgentCoreSettings::default(),
             Some(&counter),
         )),
-        Arc::new(SecretsInventory::new(
-            &stack.moto.sdk_config(),
-            Some(&counter),
-        )),
+        Arc::new(SecretsReader::new(&stack.moto.sdk_config(), Some(&counter))),
         out.clone(),
         REGION,
         AuditConfig::default(),
     );
-    auditor.meter = Some(Arc::new(counter.clone()));
+    auditor = auditor.with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
@@ -495,7 +492,7 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
 #[tokio::test]
 async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
     use agentcore_rotator::audit::handler;
-    use agentcore_rotator::aws::secrets_inventory::auditor;
+    use agentcore_rotator::aws::auditor;
     use agentcore_rotator_testkit::findings_route::BusToQueue;
     use lambda_runtime::{Context, LambdaEvent};
 
@@ -531,8 +528,8 @@ async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
         &CallCounter::new(),
     )
     .expect("wiring");
-    lambda.config.wave_size = 2;
-    lambda.config.time_margin = std::time::Duration::from_secs(3600);
+    lambda.config_mut().wave_size = 2;
+    lambda.config_mut().time_margin = std::time::Duration::from_secs(3600);
 
     let mut payload = json!({});
     let mut statuses = Vec::new();

@@ -25,7 +25,7 @@ use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::call_counter::CallCounter;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::rotation::binding::BINDING_TAG;
@@ -149,16 +149,13 @@ async fn audit_by(
             &stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
         )),
-        Arc::new(SecretsInventory::new(
-            &stack.moto.sdk_config(),
-            Some(&counter),
-        )),
+        Arc::new(SecretsReader::new(&stack.moto.sdk_config(), Some(&counter))),
         out.clone(),
         REGION,
         config,
     );
-    auditor.upstreams = Some(Arc::new(stack.upstreams()));
-    auditor.meter = Some(Arc::new(counter));
+    auditor = auditor.with_upstreams(Arc::new(stack.upstreams()));
+    auditor = auditor.with_meter(Arc::new(counter));
     let outcome = auditor
         .run(&Trigger::parse(&trigger).unwrap(), None)
         .await

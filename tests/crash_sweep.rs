@@ -36,7 +36,7 @@ use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::conductor::{Conductor, Invoker, RotationRun, StepProcess};
@@ -1172,7 +1172,7 @@ async fn a_rotation_racing_a_drift_audit_loses_no_working_credential() {
             &h.stack.agentcore.sdk_config(),
             &AgentCoreSettings::default(),
         )),
-        Arc::new(SecretsInventory::new(&h.stack.moto.sdk_config(), None)),
+        Arc::new(SecretsReader::new(&h.stack.moto.sdk_config(), None)),
         out.clone(),
         REGION,
         AuditConfig {
@@ -1181,7 +1181,7 @@ async fn a_rotation_racing_a_drift_audit_loses_no_working_credential() {
             ..AuditConfig::default()
         },
     );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::new(h.stack.cognito_sdk_config())));
+    auditor = auditor.with_upstreams(Arc::new(AwsUpstreams::new(h.stack.cognito_sdk_config())));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn]}})).unwrap();
     let conductor = h.conductor(Mode::InProcess);
     let stop = AtomicBool::new(false);

@@ -156,7 +156,7 @@ fn rule_key(id: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::audit::rules::fixtures::*;
-    use crate::audit::rules::references::SECRET_NOT_FOUND;
+    use crate::findings::catalogue::REF_SECRET_NOT_FOUND as SECRET_NOT_FOUND;
     use crate::findings::FindingState;
 
     fn previous_of(f: &Finding) -> PreviousFinding {

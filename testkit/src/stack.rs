@@ -9,8 +9,8 @@ use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
-use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::secrets::store::SecretStore;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
@@ -79,7 +79,7 @@ impl LocalStack {
     ) -> Rotator {
         let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
         self.rotator_over(store, config)
-            .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
+            .with_agentcore(agentcore_rotator::aws::hooks(
                 &self.agentcore.sdk_config(),
                 &secrets_sdk,
                 settings,
