@@ -154,7 +154,8 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     assert!(has("SEC-001", &s.broken.secret_arn));
     assert!(has("UPS-001", &s.broken.secret_arn));
     assert!(has("REF-007", &provider_arn("failing")));
-    assert!(has("REF-011", &provider_arn("managed")));
+    // REF-011 ("provider is MANAGED") is REF-008 since the two became one rule.
+    assert!(has("REF-008", &provider_arn("managed")));
     // The healthy secret and its healthy provider raise nothing.
     for f in findings.iter().filter(|f| f.is_active()) {
         let ids: Vec<&str> = f.resources().iter().map(|r| r.arn_or_id()).collect();

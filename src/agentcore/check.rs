@@ -322,3 +322,114 @@ fn value(p: &ProviderRef, shape: Option<&Observed<ValueShape>>, v: &mut Verdict)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{KeyFacts, SecretMeta};
+
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/okta-AbC123";
+
+    fn provider(json_key: &str) -> ProviderRef {
+        ProviderRef {
+            kind: ProviderKind::ApiKey,
+            name: "partner".into(),
+            arn: "arn:aws:bedrock-agentcore:us-east-1:123456789012:token-vault/default/apikeycredentialprovider/partner".into(),
+            vendor: None,
+            source: SecretSource::External,
+            secret_arn: Some(SECRET.into()),
+            json_key: Some(json_key.into()),
+            status: Some("READY".into()),
+            failure_reason: None,
+            client_id: None,
+        }
+    }
+
+    fn judge(p: &ProviderRef, lookup: Lookup, value: &str) -> Verdict {
+        let policy = Observed::Ok(PolicyVerdict::Allows);
+        let value = Observed::Ok(ValueShape::of_text(value));
+        let key: Option<&KeyFacts> = None;
+        evaluate(
+            p,
+            Some(ReferenceFacts {
+                reference: SECRET,
+                lookup: &lookup,
+                policy: Some(&policy),
+                value: Some(&value),
+                key,
+            }),
+            "us-east-1",
+        )
+    }
+
+    fn found(arn: &str) -> Lookup {
+        Lookup::Found(SecretMeta {
+            arn: arn.into(),
+            ..SecretMeta::default()
+        })
+    }
+
+    #[test]
+    fn a_json_key_resolves_to_the_hash_of_its_string_or_says_why_not() {
+        let doc = r#"{"apiKey":"k-123","n":1,"e":""}"#;
+        let ok = judge(&provider("apiKey"), found(SECRET), doc);
+        assert_eq!(
+            (ok.problems, ok.value),
+            (vec![], Some(ValueHash::of("k-123")))
+        );
+        for (key, why) in [
+            ("absent", KeyProblem::Missing),
+            ("n", KeyProblem::NotString),
+            ("e", KeyProblem::Empty),
+        ] {
+            let v = judge(&provider(key), found(SECRET), doc);
+            assert_eq!(
+                v.problems,
+                vec![Problem::KeyUnusable {
+                    key: key.into(),
+                    why
+                }]
+            );
+            assert_eq!(v.value, None);
+        }
+        let text = judge(&provider("apiKey"), found(SECRET), "plain");
+        assert_eq!(text.problems, vec![Problem::NotJson { binary: false }]);
+    }
+
+    #[test]
+    fn a_full_arn_of_a_deleted_and_recreated_secret_does_not_resolve() {
+        let recreated = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/okta-Zz9Yy8";
+        let v = judge(&provider("apiKey"), found(recreated), r#"{"apiKey":"k"}"#);
+        assert_eq!(v.problems, vec![Problem::SecretNotFound]);
+    }
+
+    #[test]
+    fn an_unreadable_secret_decides_nothing_and_problems_come_in_the_services_order() {
+        let v = judge(
+            &provider("apiKey"),
+            Lookup::Unreadable("AccessDeniedException".into()),
+            "{}",
+        );
+        assert!(v.problems.is_empty() && !v.undecided.is_empty());
+        let mut failed = provider("absent");
+        failed.status = Some("UPDATE_FAILED".into());
+        let v = judge(&failed, found(SECRET), r#"{"apiKey":"k"}"#);
+        assert_eq!(v.problems[0].rule().id, "REF-007");
+        assert_eq!(v.problems[1].rule().id, "REF-003");
+    }
+
+    #[test]
+    fn only_document_problems_depend_on_the_version() {
+        assert!(Problem::KeyUnusable {
+            key: "k".into(),
+            why: KeyProblem::Missing
+        }
+        .depends_on_version());
+        assert!(Problem::NotJson { binary: true }.depends_on_version());
+        assert!(!Problem::ResourcePolicyDenies {
+            verdict: PolicyVerdict::Missing
+        }
+        .depends_on_version());
+        assert!(!Problem::ScheduledForDeletion { on: None }.depends_on_version());
+    }
+}

@@ -43,6 +43,7 @@ mod tests {
     use crate::audit::rules::fixtures::*;
     use crate::audit::snapshot::*;
     use crate::findings::catalogue::*;
+    use crate::findings::Rule;
     use crate::findings::Timestamp;
 
     #[test]
@@ -158,5 +159,87 @@ mod tests {
         assert!(e
             .skipped
             .contains(&(REF_RESOURCE_POLICY_DENIES.id, SECRET.to_string())));
+    }
+
+    /// For every reference rule: the audit's finding (a snapshot evaluated by the audit) and the
+    /// rotation's (the evaluator's problem for the same facts, reported as the rotation reports
+    /// it) carry the same id and the same description.
+    #[test]
+    fn each_reference_rule_has_one_description_whichever_path_raises_it() {
+        let mut scenarios: Vec<(&Rule, Snapshot)> = Vec::new();
+        let mut add = |rule: &'static Rule, change: &dyn Fn(&mut Snapshot)| {
+            let mut s = healthy();
+            change(&mut s);
+            scenarios.push((rule, s));
+        };
+        add(&REF_SECRET_NOT_FOUND, &|s| {
+            secret(s).lookup = Lookup::NotFound
+        });
+        add(&REF_SECRET_SCHEDULED_FOR_DELETION, &|s| {
+            meta(s).deleted_date = Some(Timestamp::from_millis(NOW + DAY))
+        });
+        add(&REF_JSON_KEY_UNUSABLE, &|s| {
+            s.providers[0].json_key = Some("client_secret".into())
+        });
+        add(&REF_NOT_JSON, &|s| {
+            secret(s).current = Some(Observed::Ok(ValueShape::Binary))
+        });
+        add(&REF_CROSS_REGION, &|s| {
+            secret(s).lookup = Lookup::CrossRegion {
+                region: "eu-west-1".into(),
+            }
+        });
+        add(&REF_RESOURCE_POLICY_DENIES, &|s| {
+            secret(s).policy = Some(Observed::Ok(PolicyVerdict::Missing))
+        });
+        add(&REF_KMS_POLICY_DENIES, &|s| {
+            s.keys.get_mut(KEY).unwrap().decrypt = Observed::Ok(PolicyVerdict::DoesNotAllow)
+        });
+        add(&REF_PROVIDER_FAILED, &|s| {
+            s.providers[0].status = Some("CREATE_FAILED".into())
+        });
+        add(&REF_MANAGED, &|s| {
+            s.providers[0].source = SecretSource::Managed
+        });
+        add(&REF_CLIENT_ID_MISMATCH, &|s| {
+            s.providers[0].client_id = Some("client-2".into())
+        });
+        let mut covered = Vec::new();
+        for (rule, s) in &scenarios {
+            let audit = crate::audit::rules::evaluate(s, &ctx());
+            let from_audit: Vec<_> = audit
+                .findings
+                .iter()
+                .filter(|f| f.rule_id() == rule.id)
+                .collect();
+            assert_eq!(from_audit.len(), 1, "{}: {:?}", rule.id, audit.findings);
+            let p = &s.providers[0];
+            let facts = s.secrets.get(SECRET).map(|f| f.view(&s.keys));
+            let verdict = crate::agentcore::check::evaluate(p, facts, REGION);
+            let problem = verdict
+                .problems
+                .iter()
+                .find(|x| x.rule().id == rule.id)
+                .unwrap_or_else(|| panic!("{}: {:?}", rule.id, verdict));
+            let from_rotation = crate::agentcore::report::problem_finding(
+                &ctx().scope,
+                p,
+                SECRET,
+                problem,
+                ctx().now,
+            )
+            .unwrap();
+            assert_eq!(from_rotation.description(), from_audit[0].description());
+            assert_eq!(from_rotation.id(), from_audit[0].id(), "{}", rule.id);
+            covered.push(rule.id);
+        }
+        // REF-009 (not the rotated value) is the rotation's alone: it has one path.
+        for r in REFERENCES {
+            assert!(
+                covered.contains(&r.id) || r.id == REF_STALE_RESOLUTION.id,
+                "{} has no scenario",
+                r.id
+            );
+        }
     }
 }
