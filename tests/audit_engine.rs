@@ -221,7 +221,7 @@ struct Memory(Mutex<BTreeMap<String, PreviousFinding>>);
 
 #[async_trait]
 impl FindingHistory for Memory {
-    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, String> {
+    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, ReadError> {
         Ok(self.0.lock().unwrap().values().cloned().collect())
     }
 }
@@ -252,7 +252,7 @@ struct Continues(AtomicU64);
 
 #[async_trait]
 impl Continuer for Continues {
-    async fn schedule(&self, _: &Continuation) -> Result<(), String> {
+    async fn schedule(&self, _: &Continuation) -> Result<(), ReadError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

@@ -29,7 +29,7 @@ use super::report::{AuditSummary, CallMeter};
 use super::rules::{self, Evaluation, RuleContext};
 use super::snapshot::Snapshot;
 use super::trigger::{AuditScope, Continuation, Trigger};
-use crate::secrets::SecretInventory;
+use crate::secrets::{ReadError, SecretInventory};
 
 /// Where findings go.
 #[async_trait]
@@ -70,7 +70,7 @@ impl Publish for Collected {
 /// Starts the next invocation of a continued audit.
 #[async_trait]
 pub trait Continuer: Send + Sync {
-    async fn schedule(&self, continuation: &Continuation) -> Result<(), String>;
+    async fn schedule(&self, continuation: &Continuation) -> Result<(), ReadError>;
 }
 
 /// Progress of a long audit (the CLI prints it to stderr).

@@ -5,6 +5,7 @@ use aws_config::SdkConfig;
 
 use super::errors::error_code;
 use crate::audit::trigger::{Continuation, CONTINUATION_DETAIL_TYPE, CONTINUATION_SOURCE};
+use crate::secrets::ReadError;
 
 /// Re-invokes the audit through an event on our bus (a rule routes "Drift Audit Continuation"
 /// back to the function), so no Lambda permission on itself is needed.
@@ -24,7 +25,7 @@ impl EventBridgeContinuer {
 
 #[async_trait]
 impl crate::audit::engine::Continuer for EventBridgeContinuer {
-    async fn schedule(&self, continuation: &Continuation) -> Result<(), String> {
+    async fn schedule(&self, continuation: &Continuation) -> Result<(), ReadError> {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .source(CONTINUATION_SOURCE)
             .detail_type(CONTINUATION_DETAIL_TYPE)
@@ -40,9 +41,9 @@ impl crate::audit::engine::Continuer for EventBridgeContinuer {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| error_code(&e.into_service_error()))?;
+            .map_err(|e| ReadError::from(error_code(&e.into_service_error())))?;
         match out.entries().first().and_then(|e| e.error_code()) {
-            Some(c) if out.failed_entry_count() > 0 => Err(c.to_string()),
+            Some(c) if out.failed_entry_count() > 0 => Err(c.into()),
             _ => Ok(()),
         }
     }

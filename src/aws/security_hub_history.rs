@@ -9,6 +9,7 @@ use super::errors::error_code;
 use super::secrets_reader::audit_retry_config;
 use crate::audit::lifecycle::{FindingHistory, PreviousFinding};
 use crate::findings::{Resource, ResourceKind, Scope, Timestamp, FINDING_ID_PREFIX};
+use crate::secrets::ReadError;
 
 /// Previous findings: ours (product ARN, id prefix), ACTIVE and FAILED, from Security Hub.
 pub struct SecurityHubHistory {
@@ -37,7 +38,7 @@ impl FindingHistory for SecurityHubHistory {
         Some(HISTORY_PAGE)
     }
 
-    async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String> {
+    async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, ReadError> {
         use aws_sdk_securityhub::types::{
             AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
         };
@@ -75,7 +76,7 @@ impl FindingHistory for SecurityHubHistory {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| error_code(&e.into_service_error()))?;
+                .map_err(|e| ReadError::from(error_code(&e.into_service_error())))?;
             for f in page.findings() {
                 // Filters again here: some implementations (moto) ignore them.
                 let ours = f.product_arn() == Some(product.as_str())
