@@ -16,12 +16,9 @@ use crate::findings::{Finding, Resource, Rule, Scope, Timestamp};
 
 use super::snapshot::Snapshot;
 
-/// Every rule the audit raises, in catalogue order.
-pub use crate::findings::catalogue::AUDIT as CATALOGUE;
-
-/// The rule with this id, if the audit owns it.
+/// The rule with this id, if the audit raises it.
 pub fn by_id(id: &str) -> Option<&'static Rule> {
-    CATALOGUE.iter().copied().find(|r| r.id == id)
+    crate::findings::catalogue::audit().find(|r| r.id == id)
 }
 
 /// What the rules need besides the snapshot.

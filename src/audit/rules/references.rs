@@ -24,7 +24,10 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
         .and_then(|reference| snapshot.secrets.get(reference));
     if let Some(f) = facts {
         if matches!(f.lookup, Lookup::Unreadable(_)) {
-            out.skip(crate::findings::catalogue::AUDIT, f.arn());
+            out.skip(
+                &crate::findings::catalogue::audit().collect::<Vec<_>>(),
+                f.arn(),
+            );
         }
     }
     let verdict = check::evaluate(p, facts.map(|f| f.view(&snapshot.keys)), &snapshot.region);
