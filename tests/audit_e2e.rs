@@ -6,12 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::Arc;
 
-use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
-use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
-use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
-use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{ProviderKind, ProviderStatus};
@@ -121,25 +118,14 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     let s = setup().await;
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::counted(
-            &s.stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-            Some(&counter),
-        )),
-        Arc::new(SecretsReader::new(
-            &s.stack.moto.sdk_config(),
-            Some(&counter),
-        )),
-        out.clone(),
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor = auditor.with_upstreams(Arc::new(AwsUpstreams::counted(
-        s.stack.cognito_sdk_config(),
-        &counter,
-    )));
-    auditor = auditor.with_meter(Arc::new(counter.clone()));
+    let auditor = s
+        .stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_upstreams(Arc::new(AwsUpstreams::counted(
+            s.stack.cognito_sdk_config(),
+            &counter,
+        )))
+        .with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
@@ -322,17 +308,9 @@ async fn archived_in_security_hub() {
     let emitters = Arc::new(Emitters::new(vec![Box::new(SecurityHubSink::new(
         aws_sdk_securityhub::Client::new(&sdk),
     ))]));
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
-            &stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-        )),
-        Arc::new(SecretsReader::new(&sdk, None)),
-        emitters,
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor = auditor.with_history(Arc::new(SecurityHubHistory::new(&sdk, None)));
+    let auditor = stack
+        .auditor(emitters, AuditConfig::default(), None)
+        .with_history(Arc::new(SecurityHubHistory::new(&sdk, None)));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn.clone()]}})).unwrap();
     let first = auditor.run(&trigger, None).await.unwrap();
     assert!(
@@ -450,18 +428,9 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
 
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::counted(
-            &stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-            Some(&counter),
-        )),
-        Arc::new(SecretsReader::new(&stack.moto.sdk_config(), Some(&counter))),
-        out.clone(),
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor = auditor.with_meter(Arc::new(counter.clone()));
+    let auditor = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await

@@ -4,7 +4,12 @@
 use std::sync::Arc;
 
 use agentcore_rotator::agentcore::AgentCoreSettings;
+use agentcore_rotator::audit::engine::Publish;
+use agentcore_rotator::audit::{AuditConfig, Auditor};
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::http::{Origin, OriginPolicy};
@@ -186,6 +191,28 @@ impl LocalStack {
             self.sm.clone(),
             self.moto.rotation_lambda_arn.clone(),
             Arc::new(rotator),
+        )
+    }
+
+    /// The drift audit over this stack's AgentCore emulator and moto (Secrets Manager, KMS,
+    /// Lambda), its calls counted by `counter` when given. Upstreams, history, continuation and
+    /// the meter are the caller's to add with the `with_*` builders.
+    pub fn auditor(
+        &self,
+        publish: Arc<dyn Publish>,
+        config: AuditConfig,
+        counter: Option<&CallCounter>,
+    ) -> Auditor {
+        Auditor::new(
+            Arc::new(AgentCoreDirectory::counted(
+                &self.agentcore.sdk_config(),
+                &AgentCoreSettings::default(),
+                counter,
+            )),
+            Arc::new(SecretsReader::new(&self.moto.sdk_config(), counter)),
+            publish,
+            REGION,
+            config,
         )
     }
 
