@@ -14,5 +14,6 @@ pub mod http;
 pub mod logging;
 pub mod rotation;
 pub mod secret_doc;
+pub mod secrets;
 pub mod sensitive;
 pub mod upstream;

@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentcore_rotator::agentcore::{rules, AgentCoreSettings, ProviderDirectory, ValueHash};
-use agentcore_rotator::aws::agentcore::{hooks, AgentCoreDirectory};
+use agentcore_rotator::agentcore::{AgentCoreSettings, ProviderDirectory, ValueHash};
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::aws::hooks;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::{
     EmitReport, Emitters, EmittersConfig, Finding, FindingSink, FindingsError, LogSink, Severity,
 };
-use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::secrets::store::SecretStore;
 use agentcore_rotator_testkit::agentcore::{AgentCoreEmulator, ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::conductor::Conductor;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
@@ -760,7 +761,6 @@ async fn discovery_walks_every_page_of_both_lists_and_rides_out_throttling() {
         gets > 126,
         "some Gets were throttled and retried: {calls:?}"
     );
-    let _ = rules::ALL;
 }
 
 /// The audit starts on a provider's secret while later List pages are still unread: the first

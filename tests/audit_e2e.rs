@@ -6,12 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::Arc;
 
-use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
-use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
-use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{ProviderKind, ProviderStatus};
@@ -121,25 +118,14 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     let s = setup().await;
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::counted(
-            &s.stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-            Some(&counter),
-        )),
-        Arc::new(SecretsInventory::new(
-            &s.stack.moto.sdk_config(),
-            Some(&counter),
-        )),
-        out.clone(),
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::counted(
-        s.stack.cognito_sdk_config(),
-        &counter,
-    )));
-    auditor.meter = Some(Arc::new(counter.clone()));
+    let auditor = s
+        .stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_upstreams(Arc::new(AwsUpstreams::counted(
+            s.stack.cognito_sdk_config(),
+            &counter,
+        )))
+        .with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
@@ -154,7 +140,8 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
     assert!(has("SEC-001", &s.broken.secret_arn));
     assert!(has("UPS-001", &s.broken.secret_arn));
     assert!(has("REF-007", &provider_arn("failing")));
-    assert!(has("REF-011", &provider_arn("managed")));
+    // REF-011 ("provider is MANAGED") is REF-008 since the two became one rule.
+    assert!(has("REF-008", &provider_arn("managed")));
     // The healthy secret and its healthy provider raise nothing.
     for f in findings.iter().filter(|f| f.is_active()) {
         let ids: Vec<&str> = f.resources().iter().map(|r| r.arn_or_id()).collect();
@@ -310,7 +297,7 @@ fn a_fixed_reference_is_archived_in_security_hub_on_the_next_audit() {
 }
 
 async fn archived_in_security_hub() {
-    use agentcore_rotator::aws::secrets_inventory::SecurityHubHistory;
+    use agentcore_rotator::aws::security_hub_history::SecurityHubHistory;
     use agentcore_rotator::findings::{Emitters, SecurityHubSink};
     let stack = LocalStack::start();
     let f = stack.cognito_fixture(json!({})).await;
@@ -321,17 +308,9 @@ async fn archived_in_security_hub() {
     let emitters = Arc::new(Emitters::new(vec![Box::new(SecurityHubSink::new(
         aws_sdk_securityhub::Client::new(&sdk),
     ))]));
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
-            &stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-        )),
-        Arc::new(SecretsInventory::new(&sdk, None)),
-        emitters,
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor.history = Arc::new(SecurityHubHistory::new(&sdk, None));
+    let auditor = stack
+        .auditor(emitters, AuditConfig::default(), None)
+        .with_history(Arc::new(SecurityHubHistory::new(&sdk, None)));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn.clone()]}})).unwrap();
     let first = auditor.run(&trigger, None).await.unwrap();
     assert!(
@@ -449,21 +428,9 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
 
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::counted(
-            &stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-            Some(&counter),
-        )),
-        Arc::new(SecretsInventory::new(
-            &stack.moto.sdk_config(),
-            Some(&counter),
-        )),
-        out.clone(),
-        REGION,
-        AuditConfig::default(),
-    );
-    auditor.meter = Some(Arc::new(counter.clone()));
+    let auditor = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_meter(Arc::new(counter.clone()));
     let outcome = auditor
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
@@ -495,7 +462,7 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
 #[tokio::test]
 async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
     use agentcore_rotator::audit::handler;
-    use agentcore_rotator::aws::secrets_inventory::auditor;
+    use agentcore_rotator::aws::auditor;
     use agentcore_rotator_testkit::findings_route::BusToQueue;
     use lambda_runtime::{Context, LambdaEvent};
 
@@ -531,8 +498,8 @@ async fn a_lambda_audit_that_runs_out_of_time_continues_through_eventbridge() {
         &CallCounter::new(),
     )
     .expect("wiring");
-    lambda.config.wave_size = 2;
-    lambda.config.time_margin = std::time::Duration::from_secs(3600);
+    lambda.config_mut().wave_size = 2;
+    lambda.config_mut().time_margin = std::time::Duration::from_secs(3600);
 
     let mut payload = json!({});
     let mut statuses = Vec::new();

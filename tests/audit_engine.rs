@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use agentcore_rotator::agentcore::{
     AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource,
 };
-use agentcore_rotator::audit::collect::{KeyPolicyRead, SecretInventory, SecretPage};
 use agentcore_rotator::audit::engine::{AuditOutcome, Collected, Continuer};
 use agentcore_rotator::audit::handler;
 use agentcore_rotator::audit::lifecycle::{FindingHistory, PreviousFinding};
@@ -17,7 +16,10 @@ use agentcore_rotator::audit::report::CallMeter;
 use agentcore_rotator::audit::snapshot::{Lookup, SecretMeta};
 use agentcore_rotator::audit::{AuditConfig, AuditScope, Auditor, Continuation, Trigger};
 use agentcore_rotator::findings::{FindingState, Scope, Timestamp};
-use agentcore_rotator::rotation::store::Payload;
+use agentcore_rotator::secrets::store::Payload;
+use agentcore_rotator::secrets::{
+    KeyPolicyRead, ReadError, SecretInventory, SecretPage, VersionRef,
+};
 use agentcore_rotator::sensitive::SecretString;
 use agentcore_rotator_testkit::providers::agentcore_read_policy;
 use async_trait::async_trait;
@@ -128,7 +130,7 @@ impl SecretInventory for Inv {
     fn lists(&self) -> bool {
         true
     }
-    async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+    async fn list_page(&self, next: Option<String>) -> Result<SecretPage, ReadError> {
         self.0.count("ListSecrets");
         if !self.0.lists {
             return Err("AccessDeniedException".into());
@@ -158,7 +160,7 @@ impl SecretInventory for Inv {
     async fn current_values(
         &self,
         secrets: &[(String, Option<String>)],
-    ) -> Vec<Result<Option<Payload>, String>> {
+    ) -> Vec<Result<Option<Payload>, ReadError>> {
         assert!(secrets.len() <= 20, "batches hold at most 20 secrets");
         self.0.count("BatchGetSecretValue");
         let map = self.0.secrets.lock().unwrap();
@@ -171,11 +173,11 @@ impl SecretInventory for Inv {
             })
             .collect()
     }
-    async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
+    async fn value_at(&self, _: &str, _: VersionRef<'_>) -> Result<Option<Payload>, ReadError> {
         self.0.count("GetSecretValue");
         Ok(None)
     }
-    async fn resource_policy(&self, a: &str) -> Result<Option<String>, String> {
+    async fn resource_policy(&self, a: &str) -> Result<Option<String>, ReadError> {
         self.0.count("GetResourcePolicy");
         let allowed = self
             .0
@@ -186,7 +188,7 @@ impl SecretInventory for Inv {
             .is_some_and(|(p, _)| *p);
         Ok(allowed.then(agentcore_read_policy))
     }
-    async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
+    async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, ReadError> {
         self.0.count("GetKeyPolicy");
         Ok(KeyPolicyRead::AwsManaged)
     }
@@ -219,7 +221,7 @@ struct Memory(Mutex<BTreeMap<String, PreviousFinding>>);
 
 #[async_trait]
 impl FindingHistory for Memory {
-    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, String> {
+    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, ReadError> {
         Ok(self.0.lock().unwrap().values().cloned().collect())
     }
 }
@@ -250,7 +252,7 @@ struct Continues(AtomicU64);
 
 #[async_trait]
 impl Continuer for Continues {
-    async fn schedule(&self, _: &Continuation) -> Result<(), String> {
+    async fn schedule(&self, _: &Continuation) -> Result<(), ReadError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -264,8 +266,8 @@ fn auditor(f: &Arc<Fakes>, publish: Arc<Collected>) -> Auditor {
         REGION,
         AuditConfig::default(),
     );
-    a.meter = Some(Arc::new(Meter(f.clone())));
-    a.account = Some(ACCOUNT.into());
+    a = a.with_meter(Arc::new(Meter(f.clone())));
+    a = a.with_account(Some(ACCOUNT.into()));
     a
 }
 
@@ -434,9 +436,9 @@ async fn an_audit_that_runs_out_of_time_continues_where_it_stopped() {
     let out = Arc::new(Collected::default());
     let continues = Arc::new(Continues::default());
     let mut a = auditor(&f, out.clone());
-    a.config.wave_size = 20;
-    a.config.time_margin = Duration::from_secs(3600);
-    a.continuer = Some(continues.clone());
+    a.config_mut().wave_size = 20;
+    a.config_mut().time_margin = Duration::from_secs(3600);
+    a = a.with_continuer(continues.clone());
     // A deadline already inside the margin: one wave per invocation.
     let soon = Some(Instant::now() + Duration::from_secs(1));
     let mut trigger = Trigger::parse(&json!({})).unwrap();
@@ -479,7 +481,7 @@ async fn a_fixed_problem_is_reported_resolved_on_the_next_audit() {
     let out = Arc::new(Collected::default());
     let memory = Arc::new(Memory::default());
     let mut a = auditor(&f, out.clone());
-    a.history = memory.clone();
+    a = a.with_history(memory.clone());
     let full = Trigger::parse(&json!({})).unwrap();
     a.run(&full, None).await.unwrap();
     let first = out.take();

@@ -20,16 +20,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
-use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
-use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator::rotation::binding::BINDING_TAG;
-use agentcore_rotator_testkit::moto::REGION;
 use agentcore_rotator_testkit::providers::provider_arn;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
@@ -136,7 +132,7 @@ async fn audit(stack: &LocalStack, config: AuditConfig) -> Findings {
 }
 
 /// An audit of the stack started by `trigger`: its active findings and the Secrets Manager, KMS
-/// and Lambda calls it made, by operation.
+/// Lambda and AgentCore calls it made, by operation.
 async fn audit_by(
     stack: &LocalStack,
     config: AuditConfig,
@@ -144,21 +140,10 @@ async fn audit_by(
 ) -> (Findings, BTreeMap<String, u64>) {
     let out = Arc::new(Collected::default());
     let counter = CallCounter::new();
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
-            &stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-        )),
-        Arc::new(SecretsInventory::new(
-            &stack.moto.sdk_config(),
-            Some(&counter),
-        )),
-        out.clone(),
-        REGION,
-        config,
-    );
-    auditor.upstreams = Some(Arc::new(stack.upstreams()));
-    auditor.meter = Some(Arc::new(counter));
+    let auditor = stack
+        .auditor(out.clone(), config, Some(&counter))
+        .with_upstreams(Arc::new(stack.upstreams()))
+        .with_meter(Arc::new(counter));
     let outcome = auditor
         .run(&Trigger::parse(&trigger).unwrap(), None)
         .await

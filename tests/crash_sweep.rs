@@ -32,16 +32,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::audit::engine::Collected;
-use agentcore_rotator::audit::{AuditConfig, Auditor, Trigger};
-use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
-use agentcore_rotator::aws::secrets_inventory::SecretsInventory;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::event::Step;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::conductor::{Conductor, Invoker, RotationRun, StepProcess};
 use agentcore_rotator_testkit::fault::{FaultKind, FaultRule, Faults, Proxy, RequestRecord};
-use agentcore_rotator_testkit::moto::REGION;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use agentcore_rotator_testkit::wiring;
 use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
@@ -1167,21 +1163,18 @@ async fn a_rotation_racing_a_drift_audit_loses_no_working_credential() {
     let fx = h.fixture().await;
     let f = &fx.f;
     let out = Arc::new(Collected::default());
-    let mut auditor = Auditor::new(
-        Arc::new(AgentCoreDirectory::new(
-            &h.stack.agentcore.sdk_config(),
-            &AgentCoreSettings::default(),
-        )),
-        Arc::new(SecretsInventory::new(&h.stack.moto.sdk_config(), None)),
-        out.clone(),
-        REGION,
-        AuditConfig {
-            token_probe: true,
-            probe_interval: Duration::ZERO,
-            ..AuditConfig::default()
-        },
-    );
-    auditor.upstreams = Some(Arc::new(AwsUpstreams::new(h.stack.cognito_sdk_config())));
+    let auditor = h
+        .stack
+        .auditor(
+            out.clone(),
+            AuditConfig {
+                token_probe: true,
+                probe_interval: Duration::ZERO,
+                ..AuditConfig::default()
+            },
+            None,
+        )
+        .with_upstreams(Arc::new(AwsUpstreams::new(h.stack.cognito_sdk_config())));
     let trigger = Trigger::parse(&json!({"scope": {"secretIds": [f.secret_arn]}})).unwrap();
     let conductor = h.conductor(Mode::InProcess);
     let stop = AtomicBool::new(false);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
-use agentcore_rotator::rotation::store::SecretStore;
+use agentcore_rotator::secrets::store::SecretStore;
 use agentcore_rotator::upstream::cognito::Cognito;
 use agentcore_rotator::upstream::{ClientRef, Upstream};
 use agentcore_rotator_testkit::moto::sdk_config_for;

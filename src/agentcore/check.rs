@@ -1,90 +1,116 @@
-//! Does one provider's reference resolve, and to what? Checked in the order the service reads:
-//! provider status, Region, existence and deletion, resource policy, KMS key policy, then
-//! AWSCURRENT and the JSON key.
+//! The one evaluator of a credential provider's reference: does it resolve the way AgentCore
+//! Identity reads it at run time, and to what? Checked in the order the service reads: provider
+//! status, Region, existence and deletion, resource policy, KMS key policy, then the value and
+//! its JSON key. The rotation (pre-move check and confirmation) and the audit both call
+//! [`evaluate`] over facts read through [`crate::secrets::collect`], and both describe a problem
+//! with [`describe`], so one finding id has one description whichever path raised it.
 
 use std::fmt;
 
-use serde_json::Value;
-
-use super::access::{KeyFacts, SecretAccess};
-use super::discovery::{AgentCoreError, ProviderRef};
-use super::policy::service_may;
-use super::probe::ValueHash;
-use super::references::arn_region;
-use super::rules;
-use crate::findings::Rule;
-use crate::rotation::store::{Payload, SecretStore, StoreError, VersionRef, AWSCURRENT};
+use super::discovery::{ProviderKind, ProviderRef, SecretSource};
+use crate::findings::{catalogue, Rule, Timestamp};
+use crate::secrets::{
+    identity::is_full_arn, KeyShape, Lookup, Observed, PolicyVerdict, ReferenceFacts, ValueHash,
+    ValueShape,
+};
 
 /// Why a JSON key does not yield a credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyProblem {
     Missing,
-    /// Present but not a non-empty string.
+    Empty,
+    /// A number, boolean, null, array or object.
     NotString,
-    /// The secret value is binary or not a JSON object.
-    NotJson,
 }
 
-impl fmt::Display for KeyProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyProblem::Missing => "is missing",
-            KeyProblem::NotString => "is not a non-empty string",
-            KeyProblem::NotJson => "cannot be read: the secret value is not a JSON object",
-        })
-    }
-}
-
-/// Why a provider's reference does not resolve.
+/// Why a provider's reference does not resolve (or resolves to the wrong value).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     ProviderFailed {
         status: String,
         reason: Option<String>,
     },
+    /// `clientSecretSource` MANAGED: AgentCore keeps its own copy of the client secret.
+    Managed {
+        client_id: Option<String>,
+    },
     CrossRegion {
         provider_region: String,
         secret_region: String,
     },
     SecretNotFound,
-    ScheduledForDeletion,
-    ResourcePolicyDenies,
+    ScheduledForDeletion {
+        on: Option<Timestamp>,
+    },
+    ResourcePolicyDenies {
+        verdict: PolicyVerdict,
+    },
     KmsPolicyDenies {
         key: String,
+    },
+    /// The value is binary or not a JSON object.
+    NotJson {
+        binary: bool,
     },
     KeyUnusable {
         key: String,
         why: KeyProblem,
+    },
+    ClientIdMismatch {
+        provider_client: String,
+        secret_client: String,
+    },
+    /// Resolves, but not to the rotated value (`how`: what showed it).
+    NotRotatedValue {
+        how: String,
     },
 }
 
 impl Problem {
     pub fn rule(&self) -> &'static Rule {
         match self {
-            Problem::ProviderFailed { .. } => &rules::REF_PROVIDER_FAILED,
-            Problem::CrossRegion { .. } => &rules::REF_CROSS_REGION,
-            Problem::SecretNotFound => &rules::REF_SECRET_NOT_FOUND,
-            Problem::ScheduledForDeletion => &rules::REF_SECRET_SCHEDULED_FOR_DELETION,
-            Problem::ResourcePolicyDenies => &rules::REF_RESOURCE_POLICY_DENIES,
-            Problem::KmsPolicyDenies { .. } => &rules::REF_KMS_POLICY_DENIES,
-            Problem::KeyUnusable { .. } => &rules::REF_JSON_KEY_UNUSABLE,
+            Problem::ProviderFailed { .. } => &catalogue::REF_PROVIDER_FAILED,
+            Problem::Managed { .. } => &catalogue::REF_MANAGED,
+            Problem::CrossRegion { .. } => &catalogue::REF_CROSS_REGION,
+            Problem::SecretNotFound => &catalogue::REF_SECRET_NOT_FOUND,
+            Problem::ScheduledForDeletion { .. } => &catalogue::REF_SECRET_SCHEDULED_FOR_DELETION,
+            Problem::ResourcePolicyDenies { .. } => &catalogue::REF_RESOURCE_POLICY_DENIES,
+            Problem::KmsPolicyDenies { .. } => &catalogue::REF_KMS_POLICY_DENIES,
+            Problem::NotJson { .. } => &catalogue::REF_NOT_JSON,
+            Problem::KeyUnusable { .. } => &catalogue::REF_JSON_KEY_UNUSABLE,
+            Problem::ClientIdMismatch { .. } => &catalogue::REF_CLIENT_ID_MISMATCH,
+            Problem::NotRotatedValue { .. } => &catalogue::REF_STALE_RESOLUTION,
         }
     }
 
     /// Only the document's content depends on the version; everything else is the same for
     /// every version, so moving AWSCURRENT back cannot fix it.
     pub fn depends_on_version(&self) -> bool {
-        matches!(self, Problem::KeyUnusable { .. })
+        matches!(self, Problem::KeyUnusable { .. } | Problem::NotJson { .. })
+    }
+
+    /// Whether the finding names the secret besides the provider.
+    pub fn about_the_secret(&self) -> bool {
+        !matches!(
+            self,
+            Problem::ProviderFailed { .. } | Problem::Managed { .. }
+        )
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let principal = crate::secrets::policy::SERVICE_PRINCIPAL;
         match self {
             Problem::ProviderFailed { status, reason } => write!(
                 f,
-                "provider status is {status} ({})",
-                reason.as_deref().unwrap_or("no failureReason")
+                "provider status is {status}: {}",
+                reason.as_deref().unwrap_or("no failureReason given")
+            ),
+            Problem::Managed { client_id } => write!(
+                f,
+                "clientSecretSource is MANAGED: AgentCore keeps its own copy of the client secret{}, which no rotation of a customer secret updates",
+                client_id.as_deref().map(|c| format!(" of client {c}")).unwrap_or_default()
             ),
             Problem::CrossRegion {
                 provider_region,
@@ -93,164 +119,303 @@ impl fmt::Display for Problem {
                 f,
                 "the provider is in {provider_region} but the secret is in {secret_region}"
             ),
-            Problem::SecretNotFound => f.write_str("the referenced secret ARN does not exist"),
-            Problem::ScheduledForDeletion => f.write_str("the secret is scheduled for deletion"),
-            Problem::ResourcePolicyDenies => write!(
+            Problem::SecretNotFound => f.write_str(
+                "the referenced secret does not exist (deleted, or recreated under another ARN)",
+            ),
+            Problem::ScheduledForDeletion { on } => match on {
+                Some(t) => write!(f, "the secret is scheduled for deletion on {}", t.to_rfc3339()),
+                None => f.write_str("the secret is scheduled for deletion"),
+            },
+            Problem::ResourcePolicyDenies { verdict } => write!(
                 f,
-                "the secret's resource policy does not allow {} secretsmanager:GetSecretValue",
-                super::policy::SERVICE_PRINCIPAL
+                "the secret's resource policy does not allow {principal} secretsmanager:GetSecretValue ({})",
+                match verdict {
+                    PolicyVerdict::Missing => "the secret has no resource policy",
+                    PolicyVerdict::Unparseable => "the policy is not valid JSON",
+                    _ => "no statement allows it",
+                }
             ),
             Problem::KmsPolicyDenies { key } => write!(
                 f,
-                "the key policy of {key} does not allow {} kms:Decrypt",
-                super::policy::SERVICE_PRINCIPAL
+                "the key policy of {key} does not allow {principal} kms:Decrypt"
             ),
-            Problem::KeyUnusable { key, why } => write!(f, "JSON key {key:?} {why}"),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    AgentCore(#[from] AgentCoreError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The hash of the credential under `key`, or why there is none.
-pub fn value_hash(payload: &Payload, key: &str) -> Result<ValueHash, KeyProblem> {
-    let text = payload.text().ok_or(KeyProblem::NotJson)?;
-    let doc: Value = serde_json::from_str(text.expose()).map_err(|_| KeyProblem::NotJson)?;
-    let Value::Object(map) = doc else {
-        return Err(KeyProblem::NotJson);
-    };
-    match map.get(key) {
-        None => Err(KeyProblem::Missing),
-        Some(Value::String(s)) if !s.is_empty() => Ok(ValueHash::of(s)),
-        Some(_) => Err(KeyProblem::NotString),
-    }
-}
-
-/// Everything that stops the service principal before it reads a value: provider status,
-/// Region, existence, deletion, resource policy, KMS key policy.
-pub async fn access_problem(
-    access: &dyn SecretAccess,
-    provider: &ProviderRef,
-    secret_arn: &str,
-) -> Result<Option<Problem>, CheckError> {
-    if provider.is_failed() {
-        return Ok(Some(Problem::ProviderFailed {
-            status: provider.status.clone().unwrap_or_default(),
-            reason: provider.failure_reason.clone(),
-        }));
-    }
-    if let (Some(p), Some(s)) = (arn_region(&provider.arn), arn_region(secret_arn)) {
-        if p != s {
-            return Ok(Some(Problem::CrossRegion {
-                provider_region: p.to_string(),
-                secret_region: s.to_string(),
-            }));
-        }
-    }
-    let Some(facts) = access.facts(secret_arn).await? else {
-        return Ok(Some(Problem::SecretNotFound));
-    };
-    // The provider holds a full ARN; a secret recreated under the same name has another one,
-    // and the service will not find the old one.
-    if secret_arn.starts_with("arn:") && facts.arn != secret_arn {
-        return Ok(Some(Problem::SecretNotFound));
-    }
-    if facts.scheduled_for_deletion {
-        return Ok(Some(Problem::ScheduledForDeletion));
-    }
-    if !service_may(
-        facts.resource_policy.as_deref(),
-        "secretsmanager:GetSecretValue",
-        Some(&facts.arn),
-    ) {
-        return Ok(Some(Problem::ResourcePolicyDenies));
-    }
-    match &facts.key {
-        KeyFacts::AwsManaged => {}
-        KeyFacts::Missing { key_id } => {
-            return Ok(Some(Problem::KmsPolicyDenies {
-                key: key_id.clone(),
-            }))
-        }
-        KeyFacts::Customer { key_arn, policy } => {
-            if !service_may(policy.as_deref(), "kms:Decrypt", None) {
-                return Ok(Some(Problem::KmsPolicyDenies {
-                    key: key_arn.clone(),
-                }));
+            Problem::NotJson { binary: true } => f.write_str("the secret value is binary"),
+            Problem::NotJson { binary: false } => {
+                f.write_str("the secret value is not a JSON object")
+            }
+            Problem::KeyUnusable { key, why } => match why {
+                KeyProblem::Missing => write!(f, "JSON key {key:?} is missing"),
+                KeyProblem::Empty => write!(f, "JSON key {key:?} holds an empty string"),
+                KeyProblem::NotString => write!(f, "JSON key {key:?} holds no string"),
+            },
+            Problem::ClientIdMismatch {
+                provider_client,
+                secret_client,
+            } => write!(
+                f,
+                "the provider uses client id {provider_client} but the secret holds the secret of client {secret_client}"
+            ),
+            Problem::NotRotatedValue { how } => {
+                write!(f, "it does not resolve to the rotated value ({how})")
             }
         }
     }
-    Ok(None)
 }
 
-/// Resolves the reference the way the service does, reading AWSCURRENT through the provider's
-/// own `secret_arn` and `json_key`.
-pub async fn resolve(
-    access: &dyn SecretAccess,
-    store: &dyn SecretStore,
-    provider: &ProviderRef,
-    secret_arn: &str,
-    json_key: &str,
-) -> Result<Result<ValueHash, Problem>, CheckError> {
-    resolve_at(
-        access,
-        store,
-        provider,
-        secret_arn,
-        json_key,
-        VersionRef::Stage(AWSCURRENT),
-    )
-    .await
-}
-
-/// [`resolve`] as if `version` were AWSCURRENT: how the provider resolved before a promotion
-/// whose pre-move state was not recorded.
-pub async fn resolve_at(
-    access: &dyn SecretAccess,
-    store: &dyn SecretStore,
-    provider: &ProviderRef,
-    secret_arn: &str,
-    json_key: &str,
-    version: VersionRef<'_>,
-) -> Result<Result<ValueHash, Problem>, CheckError> {
-    if let Some(problem) = access_problem(access, provider, secret_arn).await? {
-        return Ok(Err(problem));
+pub fn kind_label(p: &ProviderRef) -> &'static str {
+    match p.kind {
+        ProviderKind::Oauth2 => "OAuth2",
+        ProviderKind::ApiKey => "API-key",
     }
-    let Some(payload) = store.get_value(secret_arn, version).await? else {
-        return Ok(Err(Problem::SecretNotFound));
+}
+
+/// The one description of `problem` for provider `p`: who, which reference, what is wrong.
+pub fn describe(p: &ProviderRef, problem: &Problem) -> String {
+    let reference = match (p.source, p.secret_arn.as_deref()) {
+        (SecretSource::External, Some(arn)) => format!(
+            " references {arn} (JSON key {:?})",
+            p.json_key.as_deref().unwrap_or_default()
+        ),
+        _ => String::new(),
     };
-    Ok(
-        value_hash(&payload, json_key).map_err(|why| Problem::KeyUnusable {
-            key: json_key.to_string(),
-            why,
-        }),
+    format!(
+        "{} provider {}{reference}: {problem}",
+        kind_label(p),
+        p.name
     )
+}
+
+/// What [`evaluate`] concluded about one provider.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// In the order the service meets them; empty when the reference resolves.
+    pub problems: Vec<Problem>,
+    /// Rules that could not be decided because a read failed.
+    pub undecided: Vec<&'static Rule>,
+    /// The hash of the credential the reference resolves to, when it does.
+    pub value: Option<ValueHash>,
+}
+
+/// Rules that need the secret's value.
+pub const VALUE_RULES: [&Rule; 3] = [
+    &catalogue::REF_JSON_KEY_UNUSABLE,
+    &catalogue::REF_NOT_JSON,
+    &catalogue::REF_CLIENT_ID_MISMATCH,
+];
+
+/// Evaluates provider `p` against the facts of the secret it references (`None`: the provider
+/// has no reference, or it was not read). `home_region` is where the providers were listed.
+pub fn evaluate(p: &ProviderRef, facts: Option<ReferenceFacts<'_>>, home_region: &str) -> Verdict {
+    let mut v = Verdict::default();
+    if p.is_failed() {
+        v.problems.push(Problem::ProviderFailed {
+            status: p.status.clone().unwrap_or_else(|| "failed".into()),
+            reason: p.failure_reason.clone(),
+        });
+    }
+    if p.source == SecretSource::Managed {
+        v.problems.push(Problem::Managed {
+            client_id: p.client_id.clone(),
+        });
+        return v;
+    }
+    let Some(facts) = facts else {
+        return v;
+    };
+    let provider_region = super::references::arn_region(&p.arn).unwrap_or(home_region);
+    let secret_region = match facts.lookup {
+        Lookup::CrossRegion { region } => Some(region.as_str()),
+        _ => super::references::arn_region(facts.reference),
+    };
+    if let Some(secret_region) = secret_region.filter(|s| *s != provider_region) {
+        v.problems.push(Problem::CrossRegion {
+            provider_region: provider_region.to_string(),
+            secret_region: secret_region.to_string(),
+        });
+        return v;
+    }
+    let meta = match facts.lookup {
+        Lookup::Found(meta) => meta,
+        Lookup::NotFound | Lookup::CrossRegion { .. } => {
+            v.problems.push(Problem::SecretNotFound);
+            return v;
+        }
+        Lookup::Unreadable(_) => {
+            v.undecided.extend(catalogue::REFERENCES.iter().copied());
+            return v;
+        }
+    };
+    // A provider holds a full ARN; a secret recreated under the same name has another one,
+    // and the service will not find the old one.
+    if is_full_arn(facts.reference) && meta.arn != facts.reference {
+        v.problems.push(Problem::SecretNotFound);
+        return v;
+    }
+    if meta.deleted_date.is_some() {
+        v.problems.push(Problem::ScheduledForDeletion {
+            on: meta.deleted_date,
+        });
+        return v;
+    }
+    match facts.policy {
+        Some(Observed::Ok(PolicyVerdict::Allows)) => {}
+        Some(Observed::Ok(verdict)) => v
+            .problems
+            .push(Problem::ResourcePolicyDenies { verdict: *verdict }),
+        Some(Observed::Unreadable(_)) | None => {
+            v.undecided.push(&catalogue::REF_RESOURCE_POLICY_DENIES)
+        }
+    }
+    if let Some(key) = meta.customer_key() {
+        match facts.key.map(|k| (&k.decrypt, k.key_arn.as_deref())) {
+            Some((Observed::Ok(PolicyVerdict::Allows), _)) => {}
+            Some((Observed::Ok(_), arn)) => v.problems.push(Problem::KmsPolicyDenies {
+                key: arn.unwrap_or(key).to_string(),
+            }),
+            Some((Observed::Unreadable(_), _)) | None => {
+                v.undecided.push(&catalogue::REF_KMS_POLICY_DENIES)
+            }
+        }
+    }
+    value(p, facts.value, &mut v);
+    v
+}
+
+fn value(p: &ProviderRef, shape: Option<&Observed<ValueShape>>, v: &mut Verdict) {
+    let (keys, secret_client) = match shape {
+        Some(Observed::Ok(ValueShape::Object { keys, client_id })) => (keys, client_id),
+        Some(Observed::Ok(ValueShape::Binary)) => {
+            v.problems.push(Problem::NotJson { binary: true });
+            return;
+        }
+        Some(Observed::Ok(ValueShape::NotJsonObject)) => {
+            v.problems.push(Problem::NotJson { binary: false });
+            return;
+        }
+        Some(Observed::Unreadable(_)) | None => {
+            v.undecided.extend(VALUE_RULES);
+            return;
+        }
+    };
+    let key = p.json_key.as_deref().unwrap_or_default();
+    let why = match keys.get(key) {
+        Some(KeyShape::NonEmptyString(hash)) => {
+            v.value = Some(*hash);
+            None
+        }
+        None => Some(KeyProblem::Missing),
+        Some(KeyShape::EmptyString) => Some(KeyProblem::Empty),
+        Some(KeyShape::NotAString) => Some(KeyProblem::NotString),
+    };
+    if let Some(why) = why {
+        v.problems.push(Problem::KeyUnusable {
+            key: key.to_string(),
+            why,
+        });
+    }
+    if let (Some(provider_client), Some(secret_client)) = (p.client_id.as_deref(), secret_client) {
+        if provider_client != secret_client {
+            v.problems.push(Problem::ClientIdMismatch {
+                provider_client: provider_client.to_string(),
+                secret_client: secret_client.clone(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sensitive::SecretString;
+    use crate::secrets::{KeyFacts, SecretMeta};
 
-    fn text(s: &str) -> Payload {
-        Payload::Text(SecretString::new(s))
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/okta-AbC123";
+
+    fn provider(json_key: &str) -> ProviderRef {
+        ProviderRef {
+            kind: ProviderKind::ApiKey,
+            name: "partner".into(),
+            arn: "arn:aws:bedrock-agentcore:us-east-1:123456789012:token-vault/default/apikeycredentialprovider/partner".into(),
+            vendor: None,
+            source: SecretSource::External,
+            secret_arn: Some(SECRET.into()),
+            json_key: Some(json_key.into()),
+            status: Some("READY".into()),
+            failure_reason: None,
+            client_id: None,
+        }
+    }
+
+    fn judge(p: &ProviderRef, lookup: Lookup, value: &str) -> Verdict {
+        let policy = Observed::Ok(PolicyVerdict::Allows);
+        let value = Observed::Ok(ValueShape::of_text(value));
+        let key: Option<&KeyFacts> = None;
+        evaluate(
+            p,
+            Some(ReferenceFacts {
+                reference: SECRET,
+                lookup: &lookup,
+                policy: Some(&policy),
+                value: Some(&value),
+                key,
+            }),
+            "us-east-1",
+        )
+    }
+
+    fn found(arn: &str) -> Lookup {
+        Lookup::Found(SecretMeta {
+            arn: arn.into(),
+            ..SecretMeta::default()
+        })
     }
 
     #[test]
-    fn a_json_key_yields_the_hash_of_its_string_value() {
-        let p = text(r#"{"apiKey":"k-123","n":1,"e":""}"#);
-        assert_eq!(value_hash(&p, "apiKey"), Ok(ValueHash::of("k-123")));
-        assert_eq!(value_hash(&p, "absent"), Err(KeyProblem::Missing));
-        assert_eq!(value_hash(&p, "n"), Err(KeyProblem::NotString));
-        assert_eq!(value_hash(&p, "e"), Err(KeyProblem::NotString));
-        assert_eq!(value_hash(&text("plain"), "k"), Err(KeyProblem::NotJson));
-        assert_eq!(value_hash(&Payload::Binary, "k"), Err(KeyProblem::NotJson));
+    fn a_json_key_resolves_to_the_hash_of_its_string_or_says_why_not() {
+        let doc = r#"{"apiKey":"k-123","n":1,"e":""}"#;
+        let ok = judge(&provider("apiKey"), found(SECRET), doc);
+        assert_eq!(
+            (ok.problems, ok.value),
+            (vec![], Some(ValueHash::of("k-123")))
+        );
+        for (key, why) in [
+            ("absent", KeyProblem::Missing),
+            ("n", KeyProblem::NotString),
+            ("e", KeyProblem::Empty),
+        ] {
+            let v = judge(&provider(key), found(SECRET), doc);
+            assert_eq!(
+                v.problems,
+                vec![Problem::KeyUnusable {
+                    key: key.into(),
+                    why
+                }]
+            );
+            assert_eq!(v.value, None);
+        }
+        let text = judge(&provider("apiKey"), found(SECRET), "plain");
+        assert_eq!(text.problems, vec![Problem::NotJson { binary: false }]);
+    }
+
+    #[test]
+    fn a_full_arn_of_a_deleted_and_recreated_secret_does_not_resolve() {
+        let recreated = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/okta-Zz9Yy8";
+        let v = judge(&provider("apiKey"), found(recreated), r#"{"apiKey":"k"}"#);
+        assert_eq!(v.problems, vec![Problem::SecretNotFound]);
+    }
+
+    #[test]
+    fn an_unreadable_secret_decides_nothing_and_problems_come_in_the_services_order() {
+        let v = judge(
+            &provider("apiKey"),
+            Lookup::Unreadable("AccessDeniedException".into()),
+            "{}",
+        );
+        assert!(v.problems.is_empty() && !v.undecided.is_empty());
+        let mut failed = provider("absent");
+        failed.status = Some("UPDATE_FAILED".into());
+        let v = judge(&failed, found(SECRET), r#"{"apiKey":"k"}"#);
+        assert_eq!(v.problems[0].rule().id, "REF-007");
+        assert_eq!(v.problems[1].rule().id, "REF-003");
     }
 
     #[test]
@@ -260,14 +425,11 @@ mod tests {
             why: KeyProblem::Missing
         }
         .depends_on_version());
-        assert!(!Problem::ResourcePolicyDenies.depends_on_version());
-        assert!(!Problem::ScheduledForDeletion.depends_on_version());
-    }
-
-    #[test]
-    fn hashes_print_without_the_value() {
-        let h = ValueHash::of("super-secret-value");
-        let printed = format!("{h:?}");
-        assert!(printed.starts_with("sha256:") && !printed.contains("super"));
+        assert!(Problem::NotJson { binary: true }.depends_on_version());
+        assert!(!Problem::ResourcePolicyDenies {
+            verdict: PolicyVerdict::Missing
+        }
+        .depends_on_version());
+        assert!(!Problem::ScheduledForDeletion { on: None }.depends_on_version());
     }
 }

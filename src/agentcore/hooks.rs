@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
-use super::access::SecretAccess;
 use super::discovery::ProviderDirectory;
 use super::probe::DataPlane;
 use crate::findings::Emitters;
+use crate::secrets::SecretInventory;
 
 /// Wired by [`crate::aws::agentcore::hooks_from_lookup`] (or by tests with fakes) and handed to
 /// [`crate::rotation::Rotator::with_agentcore`].
 #[derive(Clone)]
 pub struct AgentCoreHooks {
     pub directory: Arc<dyn ProviderDirectory>,
-    pub access: Arc<dyn SecretAccess>,
+    /// Reads the referenced secrets' facts (the audit's port and adapter).
+    pub secrets: Arc<dyn SecretInventory>,
     /// Set when a workload identity is configured (`ROTATOR_WORKLOAD_NAME`).
     pub data_plane: Option<Arc<dyn DataPlane>>,
     pub emitters: Arc<Emitters>,

@@ -1,30 +1,8 @@
 //! The data-plane probe: ask AgentCore Identity itself for the credential, as an agent would.
 
-use std::fmt;
-
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
-/// SHA-256 of a secret value: lets values be compared without keeping or printing them.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct ValueHash([u8; 32]);
-
-impl ValueHash {
-    pub fn of(value: &str) -> Self {
-        Self(Sha256::digest(value.as_bytes()).into())
-    }
-}
-
-impl fmt::Debug for ValueHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A prefix is enough to tell hashes apart in a test failure.
-        write!(f, "sha256:")?;
-        for b in &self.0[..4] {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str("…")
-    }
-}
+use crate::secrets::ValueHash;
 
 /// A data-plane call that failed: the operation and the service's error code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

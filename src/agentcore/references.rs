@@ -1,7 +1,7 @@
 //! Which providers reference a given secret, and how.
 
 use super::discovery::{ProviderRef, SecretSource};
-use super::identity::SecretIdentity;
+use crate::secrets::SecretIdentity;
 
 /// How a provider depends on the secret being rotated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,36 +12,23 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
-use crate::agentcore::identity::SecretIdentity;
 use crate::findings::Timestamp;
-use crate::rotation::store::Payload;
 use crate::secret_doc::{IdpKind, SecretDocument};
+use crate::secrets::collect::{lookup, policy_verdict, shape};
+pub use crate::secrets::inventory::{BATCH_SIZE, LIST_PAGE};
+use crate::secrets::{keys, Payload, SecretInventory, VersionRef};
 use crate::upstream::lineage::{self, Lineage};
 use crate::upstream::token_probe::{ProbeEndpoint, ProbeError, ProbeRequest, TokenProbe};
 use crate::upstream::{ClientRef, Upstream, UpstreamDirectory, UpstreamError};
 
 use super::config::AuditConfig;
-use super::policy::{self, PolicyVerdict};
 use super::snapshot::{
     KeyFacts, Lookup, Observed, ProbeFacts, SecretFacts, SecretMeta, UpstreamFacts, ValueShape,
 };
-
-/// BatchGetSecretValue takes at most this many ids per call.
-pub const BATCH_SIZE: usize = 20;
-
-/// ListSecrets page size (the model maximum).
-pub const LIST_PAGE: usize = 100;
-
-/// One ListSecrets page, reduced to metadata.
-#[derive(Clone, Debug, Default)]
-pub struct SecretPage {
-    pub secrets: Vec<SecretMeta>,
-    pub next: Option<String>,
-}
+use crate::secrets::PolicyVerdict;
 
 /// Metadata of the secrets ListSecrets returned, by ARN.
 #[derive(Debug, Default)]
@@ -80,49 +67,6 @@ pub async fn list_all(inventory: &dyn SecretInventory, max: usize) -> Listed {
         }
     }
     listed
-}
-
-/// A KMS key as far as the AgentCore principal is concerned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyPolicyRead {
-    /// An AWS managed key: usable through Secrets Manager without a grant.
-    AwsManaged,
-    Customer {
-        key_arn: String,
-        policy: Option<String>,
-    },
-    /// The key does not exist: nobody can decrypt.
-    Missing,
-}
-
-/// Secrets Manager and KMS reads the audit needs (the adapter is
-/// `crate::aws::secrets_inventory`). Errors are short codes, never values.
-#[async_trait]
-pub trait SecretInventory: Send + Sync {
-    async fn describe(&self, secret_id: &str) -> Lookup;
-    /// Whether [`SecretInventory::list_page`] is implemented.
-    fn lists(&self) -> bool {
-        false
-    }
-    /// One ListSecrets page (planned deletions included). `Err` (e.g. denied): the audit
-    /// describes each referenced secret instead.
-    async fn list_page(&self, _next: Option<String>) -> Result<SecretPage, String> {
-        Err("ListSecretsUnsupported".into())
-    }
-    /// AWSCURRENT of each `(arn, AWSCURRENT version id)`, in as few calls as permissions allow.
-    /// One result per input, in order; `Ok(None)` when there is no value.
-    async fn current_values(
-        &self,
-        secrets: &[(String, Option<String>)],
-    ) -> Vec<Result<Option<Payload>, String>>;
-    async fn value_at(&self, arn: &str, stage: &str) -> Result<Option<Payload>, String>;
-    /// `Ok(None)` when the secret has no resource policy.
-    async fn resource_policy(&self, arn: &str) -> Result<Option<String>, String>;
-    async fn key_policy(&self, key_id: &str) -> Result<KeyPolicyRead, String>;
-    /// Whether a Lambda function exists (`None`: cannot tell).
-    async fn function_exists(&self, _arn: &str) -> Option<bool> {
-        None
-    }
 }
 
 /// Work counts the API-call lower bound is computed from.
@@ -332,14 +276,12 @@ impl Collector {
             let me = me.clone();
             async move {
                 let mut t = Tally::default();
-                let region = SecretIdentity::parse(&r).region;
-                let listed = me.take_listed(&r);
-                let lookup = match (region, listed) {
-                    (Some(region), _) if region != me.region => Lookup::CrossRegion { region },
-                    (_, Some(meta)) => Lookup::Found(meta),
-                    _ => {
-                        t.described = 1;
-                        me.inventory.describe(&r).await
+                let lookup = match me.take_listed(&r) {
+                    Some(meta) => Lookup::Found(meta),
+                    None => {
+                        let found = lookup(me.inventory.as_ref(), &r, &me.region).await;
+                        t.described = u64::from(!matches!(found, Lookup::CrossRegion { .. }));
+                        found
                     }
                 };
                 let lookup = match lookup {
@@ -459,16 +401,7 @@ impl Collector {
         let arns: Vec<String> = readable.iter().map(|(_, m)| m.arn.clone()).collect();
         par_map(arns, self.config.concurrency, move |arn| {
             let me = me.clone();
-            async move {
-                match me.inventory.resource_policy(&arn).await {
-                    Ok(p) => Observed::Ok(policy::evaluate(
-                        p.as_deref(),
-                        "secretsmanager:GetSecretValue",
-                        Some(&arn),
-                    )),
-                    Err(code) => Observed::Unreadable(code),
-                }
-            }
+            async move { policy_verdict(me.inventory.as_ref(), &arn).await }
         })
         .await
     }
@@ -523,7 +456,7 @@ impl Collector {
         let read = par_map(ids, self.config.concurrency, move |id| {
             let me = me.clone();
             async move {
-                let read = async { key_facts(me.inventory.key_policy(&id).await) };
+                let read = keys::read(me.inventory.as_ref(), &id);
                 let (facts, fetched) = me.keys.get_or_read(&id, read).await;
                 (id, facts, fetched)
             }
@@ -571,8 +504,10 @@ impl Collector {
             if let Some(stage) = stage {
                 tally.stage_reads += 1;
                 // A garbled or empty older version informs nothing; it is not a finding here.
-                if let Ok(Some(Payload::Text(text))) =
-                    self.inventory.value_at(&meta.arn, stage).await
+                if let Ok(Some(Payload::Text(text))) = self
+                    .inventory
+                    .value_at(&meta.arn, VersionRef::Stage(stage))
+                    .await
                 {
                     *slot = SecretDocument::parse(Some(&text)).ok();
                 }
@@ -625,40 +560,6 @@ impl Collector {
             probe,
         };
         (Some(Observed::Ok(facts)), tally)
-    }
-}
-
-fn key_facts(read: Result<KeyPolicyRead, String>) -> KeyFacts {
-    match read {
-        Ok(KeyPolicyRead::AwsManaged) => KeyFacts {
-            key_arn: None,
-            decrypt: Observed::Ok(PolicyVerdict::Allows),
-        },
-        Ok(KeyPolicyRead::Missing) => KeyFacts {
-            key_arn: None,
-            decrypt: Observed::Ok(PolicyVerdict::DoesNotAllow),
-        },
-        Ok(KeyPolicyRead::Customer { key_arn, policy }) => KeyFacts {
-            decrypt: Observed::Ok(policy::evaluate(policy.as_deref(), "kms:Decrypt", None)),
-            key_arn: Some(key_arn),
-        },
-        Err(code) => KeyFacts {
-            key_arn: None,
-            decrypt: Observed::Unreadable(code),
-        },
-    }
-}
-
-/// A value's shape, plus its rotator document when it is one.
-fn shape(read: Result<Option<Payload>, String>) -> (Observed<ValueShape>, Option<SecretDocument>) {
-    match read {
-        Err(code) => (Observed::Unreadable(code), None),
-        Ok(None) => (Observed::Unreadable("NoAwsCurrentValue".into()), None),
-        Ok(Some(Payload::Binary)) => (Observed::Ok(ValueShape::Binary), None),
-        Ok(Some(Payload::Text(text))) => {
-            let doc = SecretDocument::parse(Some(&text)).ok();
-            (Observed::Ok(ValueShape::of_text(text.expose())), doc)
-        }
     }
 }
 
@@ -742,6 +643,8 @@ where
 #[cfg(test)]
 pub(crate) mod recording {
     use super::*;
+    use crate::secrets::{KeyPolicyRead, ReadError, SecretPage};
+    use async_trait::async_trait;
 
     #[derive(Default)]
     pub(crate) struct Recording {
@@ -775,7 +678,7 @@ pub(crate) mod recording {
         fn lists(&self) -> bool {
             self.pages > 0
         }
-        async fn list_page(&self, next: Option<String>) -> Result<SecretPage, String> {
+        async fn list_page(&self, next: Option<String>) -> Result<SecretPage, ReadError> {
             let page: usize = next.map_or(0, |n| n.parse().unwrap());
             Ok(SecretPage {
                 secrets: (0..LIST_PAGE)
@@ -787,17 +690,17 @@ pub(crate) mod recording {
         async fn current_values(
             &self,
             secrets: &[(String, Option<String>)],
-        ) -> Vec<Result<Option<Payload>, String>> {
+        ) -> Vec<Result<Option<Payload>, ReadError>> {
             self.batches.lock().unwrap().push(secrets.len());
             secrets.iter().map(|_| Ok(None)).collect()
         }
-        async fn value_at(&self, _: &str, _: &str) -> Result<Option<Payload>, String> {
+        async fn value_at(&self, _: &str, _: VersionRef<'_>) -> Result<Option<Payload>, ReadError> {
             Ok(None)
         }
-        async fn resource_policy(&self, _: &str) -> Result<Option<String>, String> {
+        async fn resource_policy(&self, _: &str) -> Result<Option<String>, ReadError> {
             Ok(None)
         }
-        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, String> {
+        async fn key_policy(&self, _: &str) -> Result<KeyPolicyRead, ReadError> {
             Ok(KeyPolicyRead::AwsManaged)
         }
     }
@@ -842,7 +745,9 @@ mod tests {
         let (s, d) = shape(Ok(Some(Payload::Binary)));
         assert_eq!(s, Observed::Ok(ValueShape::Binary));
         assert!(d.is_none());
-        let (s, _) = shape(Err("AccessDeniedException".into()));
+        let (s, _) = shape(Err(crate::secrets::ReadError::from(
+            "AccessDeniedException",
+        )));
         assert_eq!(s, Observed::Unreadable("AccessDeniedException".into()));
     }
 }

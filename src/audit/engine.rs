@@ -21,7 +21,7 @@ use crate::agentcore::{
 use crate::findings::{Emitters, Finding, Scope, Timestamp};
 use crate::upstream::UpstreamDirectory;
 
-use super::collect::{list_all, Collector, SecretInventory};
+use super::collect::{list_all, Collector};
 use super::config::AuditConfig;
 use super::lifecycle::{FindingHistory, Ledger, NoHistory};
 use super::prefetch::Prefetcher;
@@ -29,6 +29,7 @@ use super::report::{AuditSummary, CallMeter};
 use super::rules::{self, Evaluation, RuleContext};
 use super::snapshot::Snapshot;
 use super::trigger::{AuditScope, Continuation, Trigger};
+use crate::secrets::{ReadError, SecretInventory};
 
 /// Where findings go.
 #[async_trait]
@@ -69,7 +70,7 @@ impl Publish for Collected {
 /// Starts the next invocation of a continued audit.
 #[async_trait]
 pub trait Continuer: Send + Sync {
-    async fn schedule(&self, continuation: &Continuation) -> Result<(), String>;
+    async fn schedule(&self, continuation: &Continuation) -> Result<(), ReadError>;
 }
 
 /// Progress of a long audit (the CLI prints it to stderr).
@@ -104,19 +105,19 @@ pub enum AuditError {
 
 /// The audit engine, built once at init and reused.
 pub struct Auditor {
-    pub directory: Arc<dyn ProviderDirectory>,
-    pub inventory: Arc<dyn SecretInventory>,
-    pub upstreams: Option<Arc<dyn UpstreamDirectory>>,
-    pub history: Arc<dyn FindingHistory>,
-    pub publish: Arc<dyn Publish>,
-    pub continuer: Option<Arc<dyn Continuer>>,
-    pub meter: Option<Arc<dyn CallMeter>>,
-    pub progress: Option<Arc<dyn Progress>>,
+    directory: Arc<dyn ProviderDirectory>,
+    inventory: Arc<dyn SecretInventory>,
+    upstreams: Option<Arc<dyn UpstreamDirectory>>,
+    history: Arc<dyn FindingHistory>,
+    publish: Arc<dyn Publish>,
+    continuer: Option<Arc<dyn Continuer>>,
+    meter: Option<Arc<dyn CallMeter>>,
+    progress: Option<Arc<dyn Progress>>,
     /// The Region audited; providers referencing secrets elsewhere are cross-Region.
-    pub region: String,
+    region: String,
     /// The account findings belong to; when unknown it is taken from the providers' ARNs.
-    pub account: Option<String>,
-    pub config: AuditConfig,
+    account: Option<String>,
+    config: AuditConfig,
 }
 
 impl Auditor {
@@ -140,6 +141,45 @@ impl Auditor {
             account: None,
             config,
         }
+    }
+
+    /// Reads upstream facts (live secrets, lineage, the token probe) through `upstreams`.
+    pub fn with_upstreams(mut self, upstreams: Arc<dyn UpstreamDirectory>) -> Self {
+        self.upstreams = Some(upstreams);
+        self
+    }
+
+    /// Previous findings, so the lifecycle resolves what is fixed.
+    pub fn with_history(mut self, history: Arc<dyn FindingHistory>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Continues a long audit in a new invocation instead of stopping at the deadline.
+    pub fn with_continuer(mut self, continuer: Arc<dyn Continuer>) -> Self {
+        self.continuer = Some(continuer);
+        self
+    }
+
+    /// Counts the AWS calls each run makes (reported with the lower bound).
+    pub fn with_meter(mut self, meter: Arc<dyn CallMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The account findings belong to (else taken from the providers' ARNs).
+    pub fn with_account(mut self, account: Option<String>) -> Self {
+        self.account = account;
+        self
+    }
+
+    pub fn config_mut(&mut self) -> &mut AuditConfig {
+        &mut self.config
     }
 
     fn progress(&self, stage: &str, done: u64, total: u64) {

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashSet};
 use async_trait::async_trait;
 
 use crate::findings::{Finding, Resource, Scope, Timestamp};
+use crate::secrets::ReadError;
 
 use super::rules::{self, Evaluation};
 
@@ -31,7 +32,7 @@ pub struct PreviousFinding {
 #[async_trait]
 pub trait FindingHistory: Send + Sync {
     /// Findings of ours still active in `scope`'s account and Region.
-    async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, String>;
+    async fn active(&self, scope: &Scope) -> Result<Vec<PreviousFinding>, ReadError>;
 
     /// Findings per read, when reading them costs API calls (for the lower bound).
     fn page_size(&self) -> Option<usize> {
@@ -44,7 +45,7 @@ pub struct NoHistory;
 
 #[async_trait]
 impl FindingHistory for NoHistory {
-    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, String> {
+    async fn active(&self, _: &Scope) -> Result<Vec<PreviousFinding>, ReadError> {
         Ok(Vec::new())
     }
 }
@@ -156,7 +157,7 @@ fn rule_key(id: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::audit::rules::fixtures::*;
-    use crate::audit::rules::references::SECRET_NOT_FOUND;
+    use crate::findings::catalogue::REF_SECRET_NOT_FOUND as SECRET_NOT_FOUND;
     use crate::findings::FindingState;
 
     fn previous_of(f: &Finding) -> PreviousFinding {

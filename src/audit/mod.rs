@@ -13,7 +13,6 @@ pub mod config;
 pub mod engine;
 pub mod handler;
 pub mod lifecycle;
-pub mod policy;
 pub mod prefetch;
 pub mod report;
 pub mod rules;

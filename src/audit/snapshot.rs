@@ -8,7 +8,9 @@ use crate::agentcore::ProviderRef;
 use crate::findings::Timestamp;
 use crate::upstream::lineage::Lineage;
 
-use super::policy::PolicyVerdict;
+pub use crate::secrets::{
+    KeyFacts, KeyShape, Lookup, Observed, PolicyVerdict, ReferenceFacts, SecretMeta, ValueShape,
+};
 
 /// Everything the rules evaluate, for one audit unit or a whole audit.
 #[derive(Clone, Debug, Default)]
@@ -66,140 +68,24 @@ impl SecretFacts {
         }
     }
 
+    /// What the reference rules read, with the key's facts from `keys`.
+    pub fn view<'a>(&'a self, keys: &'a BTreeMap<String, KeyFacts>) -> ReferenceFacts<'a> {
+        ReferenceFacts {
+            reference: &self.reference,
+            lookup: &self.lookup,
+            policy: self.policy.as_ref(),
+            value: self.current.as_ref(),
+            key: self
+                .meta()
+                .and_then(SecretMeta::customer_key)
+                .and_then(|k| keys.get(k)),
+        }
+    }
+
     /// The secret's ARN when known, else the reference.
     pub fn arn(&self) -> &str {
         self.meta().map_or(&self.reference, |m| m.arn.as_str())
     }
-}
-
-/// Something read from AWS, or why it could not be.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Observed<T> {
-    Ok(T),
-    /// The read failed (error code, e.g. AccessDeniedException): the rule cannot decide.
-    Unreadable(String),
-}
-
-impl<T> Observed<T> {
-    pub fn ok(&self) -> Option<&T> {
-        match self {
-            Observed::Ok(t) => Some(t),
-            Observed::Unreadable(_) => None,
-        }
-    }
-}
-
-/// A secret looked up (listed or described).
-#[derive(Clone, Debug, PartialEq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every lookup is Found: boxing it would add an allocation per secret and save no memory"
-)]
-pub enum Lookup {
-    Found(SecretMeta),
-    NotFound,
-    /// The reference names another Region: not looked up (AgentCore cannot read it anyway).
-    CrossRegion {
-        region: String,
-    },
-    /// DescribeSecret failed for another reason (error code).
-    Unreadable(String),
-}
-
-/// Secret metadata (ListSecrets entry or DescribeSecret).
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct SecretMeta {
-    pub arn: String,
-    pub name: String,
-    pub deleted_date: Option<Timestamp>,
-    pub kms_key_id: Option<String>,
-    pub rotation_enabled: bool,
-    pub rotation_lambda_arn: Option<String>,
-    /// Whether the rotation Lambda still exists (None: not checked).
-    pub rotation_lambda_exists: Option<bool>,
-    /// Rotated by Secrets Manager itself or another AWS service (managed external secret,
-    /// `OwningService`): no rotation Lambda is expected.
-    pub managed_rotation: bool,
-    pub created: Option<Timestamp>,
-    pub last_rotated: Option<Timestamp>,
-    pub last_changed: Option<Timestamp>,
-    pub next_rotation: Option<Timestamp>,
-    /// Version id → staging labels.
-    pub versions: BTreeMap<String, Vec<String>>,
-    /// The value of the binding tag `agentcore-rotator:binding`, the only tag kept.
-    pub binding: Option<String>,
-}
-
-impl SecretMeta {
-    pub fn version_with(&self, stage: &str) -> Option<&str> {
-        self.versions
-            .iter()
-            .find(|(_, s)| s.iter().any(|x| x == stage))
-            .map(|(id, _)| id.as_str())
-    }
-
-    /// Uses a customer-managed key (anything but the default `aws/secretsmanager`).
-    pub fn customer_key(&self) -> Option<&str> {
-        self.kms_key_id
-            .as_deref()
-            .filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))
-    }
-}
-
-/// The shape of a stored value, never the value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ValueShape {
-    Binary,
-    /// Not JSON, or JSON but not an object.
-    NotJsonObject,
-    Object {
-        /// Top-level key → what it holds.
-        keys: BTreeMap<String, KeyShape>,
-        /// `clientId` (or `client_id`) when it is a non-empty string: an identifier, not a secret.
-        client_id: Option<String>,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyShape {
-    NonEmptyString,
-    EmptyString,
-    /// A number, boolean, null, array or object.
-    NotAString,
-}
-
-impl ValueShape {
-    /// Reduces a secret string to its shape. The string itself is not kept.
-    pub fn of_text(text: &str) -> ValueShape {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
-        else {
-            return ValueShape::NotJsonObject;
-        };
-        let client_id = ["clientId", "client_id"]
-            .iter()
-            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let keys = map
-            .iter()
-            .map(|(k, v)| {
-                let shape = match v {
-                    serde_json::Value::String(s) if s.is_empty() => KeyShape::EmptyString,
-                    serde_json::Value::String(_) => KeyShape::NonEmptyString,
-                    _ => KeyShape::NotAString,
-                };
-                (k.clone(), shape)
-            })
-            .collect();
-        ValueShape::Object { keys, client_id }
-    }
-}
-
-/// A customer-managed KMS key's policy, evaluated for the AgentCore principal decrypting.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KeyFacts {
-    pub key_arn: Option<String>,
-    pub decrypt: Observed<PolicyVerdict>,
 }
 
 /// The upstream client behind a rotator document and which live secret is which version's.
@@ -228,36 +114,4 @@ pub enum ProbeFacts {
     Rejected(String),
     /// No verdict (endpoint down, refused for another reason, discovery failed).
     Inconclusive(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_value_is_reduced_to_its_shape_without_the_secret() {
-        let shape = ValueShape::of_text(
-            r#"{"clientId":"abc","clientSecret":"hunter2-secret","empty":"","n":3}"#,
-        );
-        let ValueShape::Object { keys, client_id } = &shape else {
-            panic!("{shape:?}")
-        };
-        assert_eq!(client_id.as_deref(), Some("abc"));
-        assert_eq!(keys["clientSecret"], KeyShape::NonEmptyString);
-        assert_eq!(keys["empty"], KeyShape::EmptyString);
-        assert_eq!(keys["n"], KeyShape::NotAString);
-        assert!(!format!("{shape:?}").contains("hunter2"));
-        assert_eq!(ValueShape::of_text("plain"), ValueShape::NotJsonObject);
-        assert_eq!(ValueShape::of_text("[1]"), ValueShape::NotJsonObject);
-    }
-
-    #[test]
-    fn the_default_key_is_not_customer_managed() {
-        let mut m = SecretMeta::default();
-        assert_eq!(m.customer_key(), None);
-        m.kms_key_id = Some("alias/aws/secretsmanager".into());
-        assert_eq!(m.customer_key(), None);
-        m.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/k".into());
-        assert!(m.customer_key().is_some());
-    }
 }

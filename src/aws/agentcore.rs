@@ -1,7 +1,4 @@
-//! Adapters for AgentCore Identity: provider discovery (control plane), the data-plane probe,
-//! and the secret facts the service principal depends on (Secrets Manager and KMS).
-
-use std::sync::Arc;
+//! Adapters for AgentCore Identity: provider discovery (control plane) and the data-plane probe.
 
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
@@ -13,15 +10,13 @@ use control::types::{Oauth2ProviderConfigOutput, SecretSourceType};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::agentcore::access::{AccessFacts, KeyFacts, SecretAccess};
 use crate::agentcore::discovery::{
     AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource,
 };
-use crate::agentcore::probe::{DataPlane, ProbeFailure, ValueHash};
-use crate::agentcore::settings::{AgentCoreSettings, SettingsError};
-use crate::agentcore::AgentCoreHooks;
+use crate::agentcore::probe::{DataPlane, ProbeFailure};
+use crate::agentcore::settings::AgentCoreSettings;
 use crate::aws::call_counter::CallCounter;
-use crate::findings::{Emitters, EmittersConfig, FindingsError};
+use crate::secrets::ValueHash;
 
 /// Model maximum page sizes: fewest List calls against a low, undocumented TPS quota.
 const OAUTH2_PAGE_SIZE: i32 = 20;
@@ -35,14 +30,14 @@ pub fn retry_config(settings: &AgentCoreSettings) -> RetryConfig {
         .with_initial_backoff(settings.initial_backoff)
 }
 
-/// Error code and message only (never a request or response body).
-fn error(operation: &'static str, err: &impl ProvideErrorMetadata) -> AgentCoreError {
-    let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => "request failed (no error code; check network access and the endpoint)".to_string(),
-    };
-    AgentCoreError { operation, message }
+fn error<E>(operation: &'static str, err: &E) -> AgentCoreError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    AgentCoreError {
+        operation,
+        message: super::errors::error_summary(err),
+    }
 }
 
 /// Lists and gets every credential provider of both kinds: Gets start while later List pages
@@ -265,110 +260,6 @@ fn client_id(config: &Oauth2ProviderConfigOutput) -> Option<String> {
     .map(str::to_string)
 }
 
-/// DescribeSecret, GetResourcePolicy, and for a customer managed key DescribeKey and
-/// GetKeyPolicy.
-#[derive(Clone)]
-pub struct SecretsManagerAccess {
-    sm: aws_sdk_secretsmanager::Client,
-    kms: aws_sdk_kms::Client,
-}
-
-impl SecretsManagerAccess {
-    pub fn new(sdk: &SdkConfig) -> Self {
-        Self {
-            sm: aws_sdk_secretsmanager::Client::new(sdk),
-            kms: aws_sdk_kms::Client::new(sdk),
-        }
-    }
-
-    async fn key_facts(&self, key_id: &str) -> Result<KeyFacts, AgentCoreError> {
-        use aws_sdk_kms::types::KeyManagerType;
-        let described = match self.kms.describe_key().key_id(key_id).send().await {
-            Ok(d) => d,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                return Ok(KeyFacts::Missing {
-                    key_id: key_id.to_string(),
-                })
-            }
-            Err(e) => return Err(error("DescribeKey", &e)),
-        };
-        let Some(meta) = described.key_metadata() else {
-            return Ok(KeyFacts::Missing {
-                key_id: key_id.to_string(),
-            });
-        };
-        if meta.key_manager() == Some(&KeyManagerType::Aws) {
-            return Ok(KeyFacts::AwsManaged);
-        }
-        let policy = self
-            .kms
-            .get_key_policy()
-            .key_id(meta.key_id())
-            .policy_name("default")
-            .send()
-            .await
-            .map_err(|e| error("GetKeyPolicy", &e))?;
-        Ok(KeyFacts::Customer {
-            key_arn: meta.arn().unwrap_or(key_id).to_string(),
-            policy: policy.policy().map(str::to_string),
-        })
-    }
-}
-
-fn is_aws_managed_key(key: &str) -> bool {
-    key.is_empty()
-        || key == "alias/aws/secretsmanager"
-        || key.ends_with(":alias/aws/secretsmanager")
-}
-
-#[async_trait]
-impl SecretAccess for SecretsManagerAccess {
-    async fn facts(&self, secret_id: &str) -> Result<Option<AccessFacts>, AgentCoreError> {
-        let described = match self.sm.describe_secret().secret_id(secret_id).send().await {
-            Ok(d) => d,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(error("DescribeSecret", &e)),
-        };
-        let arn = described.arn().unwrap_or(secret_id).to_string();
-        if described.deleted_date().is_some() {
-            // Nothing else matters, and a secret marked deleted refuses most reads.
-            return Ok(Some(AccessFacts {
-                arn,
-                scheduled_for_deletion: true,
-                resource_policy: None,
-                key: KeyFacts::AwsManaged,
-            }));
-        }
-        let resource_policy = self
-            .sm
-            .get_resource_policy()
-            .secret_id(&arn)
-            .send()
-            .await
-            .map_err(|e| error("GetResourcePolicy", &e))?
-            .resource_policy()
-            .map(str::to_string);
-        let key = match described.kms_key_id().filter(|k| !is_aws_managed_key(k)) {
-            None => KeyFacts::AwsManaged,
-            Some(k) => self.key_facts(k).await?,
-        };
-        Ok(Some(AccessFacts {
-            arn,
-            scheduled_for_deletion: false,
-            resource_policy,
-            key,
-        }))
-    }
-}
-
 /// The data plane, as the configured workload identity.
 #[derive(Clone)]
 pub struct AgentCoreDataPlane {
@@ -398,7 +289,10 @@ impl AgentCoreDataPlane {
     }
 }
 
-fn probe_failure(operation: &'static str, err: &impl ProvideErrorMetadata) -> ProbeFailure {
+fn probe_failure<E>(operation: &'static str, err: &E) -> ProbeFailure
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
     let e = error(operation, err);
     ProbeFailure {
         operation,
@@ -442,47 +336,5 @@ impl DataPlane for AgentCoreDataPlane {
                 transient: false,
             })
         }
-    }
-}
-
-/// Configuration errors while wiring the hooks.
-#[derive(Debug, thiserror::Error)]
-pub enum HooksError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Findings(#[from] FindingsError),
-}
-
-/// Hooks for [`crate::rotation::Rotator::with_agentcore`] from the standard AWS configuration
-/// and `lookup` (settings: [`AgentCoreSettings::from_lookup`]; findings:
-/// [`EmittersConfig::from_lookup`]). `None` when `ROTATOR_AGENTCORE_REFERENCES=off`.
-pub fn hooks_from_lookup(
-    sdk: &SdkConfig,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Option<AgentCoreHooks>, HooksError> {
-    let settings = AgentCoreSettings::from_lookup(&lookup)?;
-    if !settings.enabled {
-        return Ok(None);
-    }
-    let emitters = Emitters::from_config(sdk, &EmittersConfig::from_lookup(&lookup)?);
-    Ok(Some(hooks(sdk, sdk, &settings, emitters)))
-}
-
-/// Hooks with AgentCore reached through `agentcore_sdk` and Secrets Manager/KMS through
-/// `secrets_sdk` (the same configuration in Lambda; separate endpoints in local stacks).
-pub fn hooks(
-    agentcore_sdk: &SdkConfig,
-    secrets_sdk: &SdkConfig,
-    settings: &AgentCoreSettings,
-    emitters: Emitters,
-) -> AgentCoreHooks {
-    AgentCoreHooks {
-        directory: Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
-        access: Arc::new(SecretsManagerAccess::new(secrets_sdk)),
-        data_plane: settings.workload_name.as_deref().map(|w| {
-            Arc::new(AgentCoreDataPlane::new(agentcore_sdk, settings, w)) as Arc<dyn DataPlane>
-        }),
-        emitters: Arc::new(emitters),
     }
 }

@@ -6,9 +6,8 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::Client;
 
 use crate::event::RotationToken;
-use crate::rotation::store::{
-    Payload, SecretDescription, SecretStore, StoreError, VersionInfo, VersionRef,
-};
+use crate::secrets::store::{Payload, SecretStore, StoreError, VersionInfo, VersionRef};
+use crate::secrets::SecretMeta;
 use crate::sensitive::SecretString;
 
 /// Pages of ListSecretVersionIds read at most: Secrets Manager keeps about 100 versions of a
@@ -28,24 +27,20 @@ impl SecretsManagerStore {
     }
 }
 
-/// Error code and message only: SDK errors never carry request bodies, but their Debug output
-/// is long; the code is what an operator acts on.
 fn store_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let message = match (err.code(), err.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
-    };
-    StoreError { operation, message }
+    StoreError {
+        operation,
+        message: super::errors::error_summary(err),
+    }
 }
 
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
-    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
         let out = self
             .client
             .describe_secret()
@@ -53,19 +48,11 @@ impl SecretStore for SecretsManagerStore {
             .send()
             .await
             .map_err(|e| store_error("DescribeSecret", &e))?;
-        Ok(SecretDescription {
-            arn: out.arn().unwrap_or(secret_id).to_string(),
-            rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            versions: out
-                .version_ids_to_stages()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-            tags: out
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect(),
-        })
+        Ok(super::secret_meta::secret_meta!(
+            out,
+            out.arn().unwrap_or(secret_id).to_string(),
+            version_ids_to_stages
+        ))
     }
 
     async fn list_versions(&self, secret_id: &str) -> Result<Vec<VersionInfo>, StoreError> {
@@ -142,7 +129,7 @@ impl SecretStore for SecretsManagerStore {
             .secret_id(secret_id)
             .client_request_token(token)
             .secret_string(value.expose())
-            .version_stages(crate::rotation::store::AWSPENDING)
+            .version_stages(crate::secrets::store::AWSPENDING)
             .set_rotation_token(rotation_token.map(|t| t.expose().to_string()))
             .send()
             .await

@@ -9,9 +9,9 @@ use std::time::Instant;
 use agentcore_rotator::audit::engine::{Collected, Progress};
 use agentcore_rotator::audit::report::{table, totals};
 use agentcore_rotator::audit::{AuditOutcome, AuditScope, Trigger};
+use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::load_sdk_config;
-use agentcore_rotator::aws::secrets_inventory::auditor;
 use agentcore_rotator::findings::Severity;
 
 const USAGE: &str = "usage: agentcore-rotator audit [--secret ID]... [--provider NAME]... [--format table|json] [--fail-on informational|low|medium|high|critical|none]
@@ -127,7 +127,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    engine.progress = Some(Arc::new(Stderr(Mutex::new(None))));
+    engine = engine.with_progress(Arc::new(Stderr(Mutex::new(None))));
     let scope = if args.secrets.is_empty() && args.providers.is_empty() {
         AuditScope::All
     } else {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use agentcore_rotator::audit::handler;
+use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::load_sdk_config;
-use agentcore_rotator::aws::secrets_inventory::auditor;
 use agentcore_rotator::findings::{Emitters, EmittersConfig};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;

@@ -38,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catalogue;
 mod emf;
 mod emitters;
 mod eventbridge;

@@ -3,20 +3,20 @@
 //! secret version can change the document, so the document alone must never choose the client
 //! whose credentials the rotation mints or deletes.
 
-use super::store::SecretDescription;
 use super::RotationError;
 use crate::secret_doc::SecretDocument;
+use crate::secrets::SecretMeta;
 
 pub const BINDING_TAG: &str = "agentcore-rotator:binding";
 
 /// Refuses a document whose IdP coordinates are not the ones the secret is bound to.
 pub fn check(
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     doc: &SecretDocument,
     stage: &'static str,
 ) -> Result<(), RotationError> {
     let document = doc.coordinates();
-    match desc.tags.get(BINDING_TAG).map(|v| v.trim()) {
+    match desc.binding.as_deref().map(str::trim) {
         None | Some("") => Err(RotationError::Unbound {
             secret: desc.arn.clone(),
             document,
@@ -42,13 +42,10 @@ mod tests {
         SecretDocument::parse(Some(&SecretString::new(v.to_string()))).unwrap()
     }
 
-    fn desc(tag: Option<&str>) -> SecretDescription {
-        SecretDescription {
+    fn desc(tag: Option<&str>) -> SecretMeta {
+        SecretMeta {
             arn: "arn:aws:secretsmanager:us-east-1:1:secret:s".into(),
-            tags: tag
-                .map(|t| (BINDING_TAG.to_string(), t.to_string()))
-                .into_iter()
-                .collect(),
+            binding: tag.map(str::to_string),
             ..Default::default()
         }
     }

@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
-use super::store::{SecretDescription, VersionRef, AWSPREVIOUS};
 use super::{RotationError, Rotator};
 use crate::secret_doc::{epoch_seconds, SecretDocument};
+use crate::secrets::store::{VersionRef, AWSPREVIOUS};
+use crate::secrets::SecretMeta;
 use crate::upstream::lineage::{resolve_version, Lineage, Version};
 use crate::upstream::{ClientRef, Upstream, UpstreamSecret};
 
@@ -50,7 +51,7 @@ impl<'a> Known<'a> {
 pub async fn make_room(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     upstream: &dyn Upstream,
     client: &ClientRef,
     live: &[UpstreamSecret],
@@ -141,11 +142,11 @@ fn full(
 async fn previous_secret(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     current: Version<'_>,
     live: &[UpstreamSecret],
 ) -> Result<Option<String>, RotationError> {
-    let Some(prev_id) = desc.version_with_stage(AWSPREVIOUS) else {
+    let Some(prev_id) = desc.version_with(AWSPREVIOUS) else {
         return Ok(None);
     };
     let recorded = current

@@ -4,17 +4,18 @@
 //! that version's upstream secret, and the leftovers of earlier rolled-back or abandoned runs.
 
 use super::capacity::{self, Known};
-use super::store::{SecretDescription, VersionRef, AWSCURRENT, AWSPENDING};
 use super::{binding, client_ref, history, RotationError, Rotator, StepOutcome};
 use crate::event::RotationEvent;
 use crate::secret_doc::{epoch_seconds, RotationState, Supersedes};
+use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING};
+use crate::secrets::SecretMeta;
 use crate::upstream::generate::random_secret;
 use crate::upstream::lineage::Version;
 
 pub async fn run(
     r: &Rotator,
     event: &RotationEvent,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
 ) -> Result<StepOutcome, RotationError> {
     let secret = event.secret_id.as_str();
     let token = event.client_request_token.as_str();
@@ -29,7 +30,7 @@ pub async fn run(
     binding::check(desc, &current, "AWSCURRENT")?;
     let current_version = Version {
         id: desc
-            .version_with_stage(AWSCURRENT)
+            .version_with(AWSCURRENT)
             .ok_or(RotationError::NoCurrentVersion)?,
         doc: &current,
     };

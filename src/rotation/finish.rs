@@ -8,15 +8,16 @@
 //! AWSPENDING and confirms again ([`already_current`]) instead of reporting success unchecked.
 
 use super::references::{self, Baseline, Before};
-use super::store::{SecretDescription, VersionRef, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use super::{binding, RotationError, Rotator, StepOutcome};
 use crate::agentcore::AgentCoreHooks;
 use crate::secret_doc::SecretDocument;
+use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use crate::secrets::SecretMeta;
 
 pub async fn run(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
 ) -> Result<StepOutcome, RotationError> {
     let baseline = match &r.agentcore {
@@ -48,7 +49,7 @@ pub async fn run(
         }
     };
     let old = desc
-        .version_with_stage(AWSCURRENT)
+        .version_with(AWSCURRENT)
         .ok_or(RotationError::NoCurrentVersion)?;
     r.store
         .update_stage(secret, AWSCURRENT, Some(token), Some(old))
@@ -62,7 +63,7 @@ pub async fn run(
 async fn settle(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
     old: &str,
     pending: &SecretDocument,
@@ -95,13 +96,13 @@ async fn settle(
 pub async fn already_current(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
 ) -> Result<(), RotationError> {
     if !desc.has_stage(token, AWSPENDING) {
         return Ok(());
     }
-    let (Some(ac), Some(previous)) = (&r.agentcore, desc.version_with_stage(AWSPREVIOUS)) else {
+    let (Some(ac), Some(previous)) = (&r.agentcore, desc.version_with(AWSPREVIOUS)) else {
         return drop_pending_label(r, secret, desc, token).await;
     };
     let baseline = references::baseline(r, ac, &desc.arn, Before::Superseded(previous)).await?;
@@ -130,7 +131,7 @@ pub async fn already_current(
 pub async fn drop_pending_label(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
 ) -> Result<(), RotationError> {
     if desc.has_stage(token, AWSPENDING) {

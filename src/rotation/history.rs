@@ -4,9 +4,10 @@
 //! unused, and removed by the next setSecret. A live secret no version accounts for is never
 //! removed: it may be someone else's.
 
-use super::store::{SecretDescription, VersionRef, AWSCURRENT, AWSPREVIOUS};
 use super::{RotationError, Rotator};
 use crate::secret_doc::SecretDocument;
+use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPREVIOUS};
+use crate::secrets::SecretMeta;
 use crate::upstream::lineage::{resolve_version, Lineage, Version};
 use crate::upstream::UpstreamSecret;
 
@@ -27,13 +28,13 @@ pub struct Attribution {
 pub async fn at_create(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
     current: Version<'_>,
     live: &[UpstreamSecret],
 ) -> Result<Attribution, RotationError> {
     let mut successors: Vec<(String, SecretDocument)> = Vec::new();
-    let previous_id = desc.version_with_stage(AWSPREVIOUS).map(str::to_string);
+    let previous_id = desc.version_with(AWSPREVIOUS).map(str::to_string);
     if let Some(prev) = previous_id.as_deref().filter(|p| *p != current.id) {
         if let Some(doc) = read_successor(r, secret, prev, current.id).await? {
             successors.push((prev.to_string(), doc));

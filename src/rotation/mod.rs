@@ -9,22 +9,20 @@ pub mod history;
 pub mod preamble;
 pub mod references;
 pub mod set;
-pub mod store;
 pub mod test;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::agentcore::check::CheckError;
 use crate::agentcore::{AgentCoreError, AgentCoreHooks};
 use crate::config::Config;
 use crate::event::{RotationEvent, Step};
 use crate::secret_doc::{DocumentError, SecretDocument};
+use crate::secrets::store::{SecretStore, StoreError, VersionRef, AWSCURRENT, AWSPENDING};
 use crate::upstream::generate::RandomError;
 use crate::upstream::token_probe::{ProbeError, TokenProbe};
 use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
-use store::{SecretStore, StoreError, VersionRef};
 
 /// Wall-clock source, injectable so grace-period logic is testable.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -109,6 +107,8 @@ pub enum RotationError {
     RolledBackEarlier { current_version: String },
     #[error("cannot check AgentCore credential providers: {0}")]
     AgentCore(#[from] AgentCoreError),
+    #[error("cannot check the secret a credential provider references ({0}); the step fails and Secrets Manager retries it")]
+    ReferenceUnreadable(String),
     #[error("the AgentCore data-plane probe could not complete ({0}); the confirmation runs again on the retry")]
     DataPlaneUnavailable(crate::agentcore::ProbeFailure),
     #[error("testSecret pre-flight failed, nothing was promoted: {0}")]
@@ -120,15 +120,6 @@ pub enum RotationError {
     },
     #[error("finishSecret promoted a version that breaks credential providers and could not roll back ({why_not}): {reason}")]
     BrokenNotRolledBack { reason: String, why_not: String },
-}
-
-impl From<CheckError> for RotationError {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::AgentCore(e) => RotationError::AgentCore(e),
-            CheckError::Store(e) => RotationError::Store(e),
-        }
-    }
 }
 
 impl Rotator {
@@ -206,7 +197,7 @@ impl Rotator {
     }
 
     pub(crate) async fn current_doc(&self, secret: &str) -> Result<SecretDocument, RotationError> {
-        self.read_doc(secret, VersionRef::Stage(store::AWSCURRENT), "AWSCURRENT")
+        self.read_doc(secret, VersionRef::Stage(AWSCURRENT), "AWSCURRENT")
             .await?
             .ok_or(RotationError::NoCurrentVersion)
     }
@@ -218,7 +209,7 @@ impl Rotator {
     ) -> Result<SecretDocument, RotationError> {
         self.read_doc(
             secret,
-            VersionRef::IdAndStage(token, store::AWSPENDING),
+            VersionRef::IdAndStage(token, AWSPENDING),
             "AWSPENDING",
         )
         .await?

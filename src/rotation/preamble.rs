@@ -1,7 +1,8 @@
 //! The checks Secrets Manager's rotation template runs before every step.
 
-use super::store::{SecretDescription, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use super::RotationError;
+use crate::secrets::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+use crate::secrets::SecretMeta;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Preamble {
@@ -15,7 +16,7 @@ pub enum Preamble {
     RolledBack { current: String },
 }
 
-pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, RotationError> {
+pub fn check(desc: &SecretMeta, token: &str) -> Result<Preamble, RotationError> {
     if !desc.rotation_enabled {
         return Err(RotationError::RotationNotEnabled);
     }
@@ -28,13 +29,13 @@ pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, Rotation
     if desc.has_stage(token, AWSPENDING) && desc.has_stage(token, AWSPREVIOUS) {
         return Ok(Preamble::RolledBack {
             current: desc
-                .version_with_stage(AWSCURRENT)
+                .version_with(AWSCURRENT)
                 .unwrap_or_default()
                 .to_string(),
         });
     }
     if !desc.has_stage(token, AWSPENDING) {
-        return Err(match desc.version_with_stage(AWSPENDING) {
+        return Err(match desc.version_with(AWSPENDING) {
             Some(other) => RotationError::PreviousRotationIncomplete {
                 pending_version: other.to_string(),
             },
@@ -48,8 +49,8 @@ pub fn check(desc: &SecretDescription, token: &str) -> Result<Preamble, Rotation
 mod tests {
     use super::*;
 
-    fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> SecretDescription {
-        SecretDescription {
+    fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> SecretMeta {
+        SecretMeta {
             arn: "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf".into(),
             rotation_enabled: enabled,
             versions: versions

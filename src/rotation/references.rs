@@ -9,17 +9,21 @@
 //! live. Anything else (status, Region, deletion, resource or key policy) is the same for every
 //! version and is reported, not rolled back.
 
-use super::store::{StoreError, VersionRef, AWSCURRENT};
 use super::{client_ref, RotationError, Rotator};
-use crate::agentcore::check::{self, Problem};
-use crate::agentcore::probe::{ProbeFailure, ValueHash};
-use crate::agentcore::report::{self, kind_label};
-use crate::agentcore::{
-    referencing, rules, AgentCoreHooks, ProviderKind, ProviderRef, SecretIdentity, Via,
-};
+use crate::agentcore::check::{self, kind_label, KeyProblem, Problem};
+use crate::agentcore::probe::ProbeFailure;
+use crate::agentcore::report;
+use crate::agentcore::{referencing, AgentCoreHooks, ProviderKind, ProviderRef, Via};
+use crate::findings::catalogue as rules;
 use crate::findings::{Finding, FindingsError, Timestamp};
 use crate::secret_doc::SecretDocument;
+use crate::secrets::collect::read_one;
+use crate::secrets::store::{SecretStore, StoreError, VersionRef, AWSCURRENT};
+use crate::secrets::{
+    KeyPolicyRead, Lookup, Payload, ReadError, SecretIdentity, SecretInventory, ValueHash,
+};
 use crate::upstream::lineage::{self, Lineage, Version};
+use async_trait::async_trait;
 
 /// A provider that depends on the secret (owned: the directory's full list is dropped).
 #[derive(Clone, Debug)]
@@ -101,7 +105,7 @@ pub async fn preflight(
         if let Some(scope) = &scope {
             let problem = Problem::KeyUnusable {
                 key: key.clone(),
-                why: check::KeyProblem::Missing,
+                why: KeyProblem::Missing,
             };
             findings.push(report::problem_finding(scope, p, secret_arn, &problem, now));
         }
@@ -199,16 +203,8 @@ pub async fn baseline(
     for dependent in dependents(ac, secret_arn, client_id).await? {
         let (before, probe_ok_before) = match (&dependent.reference, &previous) {
             (None, _) => (None, false),
-            (Some((arn, key)), prev) => {
-                let before = check::resolve_at(
-                    ac.access.as_ref(),
-                    r.store.as_ref(),
-                    &dependent.provider,
-                    arn,
-                    key,
-                    at,
-                )
-                .await?;
+            (Some((arn, _)), prev) => {
+                let before = resolve(r, ac, &dependent.provider, arn, secret_arn, at).await?;
                 let probe_ok = match (&before, prev, before_is_current) {
                     (Ok(hash), Some(prev), true) => probe(ac, &dependent.provider, prev)
                         .await
@@ -243,7 +239,7 @@ pub async fn report_baseline(ac: &AgentCoreHooks, secret_arn: &str, baseline: &B
         .filter_map(|e| {
             let p = &e.dependent.provider;
             match (&e.dependent.reference, &e.before) {
-                (None, _) => Some(report::managed_finding(&scope, p, secret_arn, now)),
+                (None, _) => Some(managed_finding(&scope, p, secret_arn, now)),
                 (Some((arn, _)), Some(Err(problem))) => {
                     Some(report::problem_finding(&scope, p, arn, problem, now))
                 }
@@ -283,11 +279,11 @@ pub async fn confirm(
         let p = &e.dependent.provider;
         let Some((arn, key)) = &e.dependent.reference else {
             if let Some(scope) = &scope {
-                findings.push(report::managed_finding(scope, p, secret_arn, now));
+                findings.push(managed_finding(scope, p, secret_arn, now));
             }
             continue;
         };
-        let after = check::resolve(ac.access.as_ref(), r.store.as_ref(), p, arn, key).await?;
+        let after = resolve(r, ac, p, arn, secret_arn, VersionRef::Stage(AWSCURRENT)).await?;
         let hash = match after {
             Err(problem) => {
                 if problem.depends_on_version() && matches!(e.before, Some(Ok(_))) {
@@ -309,18 +305,10 @@ pub async fn confirm(
         let wanted = expected(p, key, pending);
         if wanted != Some(hash) {
             if let Some(scope) = &scope {
-                findings.push(report::about(
-                    &rules::REF_STALE_RESOLUTION,
-                    scope,
-                    p,
-                    arn,
-                    format!(
-                        "{} provider {} resolves {arn} JSON key {key:?} to a value other than the rotated one",
-                        kind_label(p),
-                        p.name
-                    ),
-                    now,
-                ));
+                let problem = Problem::NotRotatedValue {
+                    how: "read through the reference".into(),
+                };
+                findings.push(report::problem_finding(scope, p, arn, &problem, now));
             }
             continue;
         }
@@ -335,18 +323,10 @@ pub async fn confirm(
                 if e.probe_ok_before {
                     breaks.push((p, format!("{} provider {}: data plane {what} with the new version but not with the previous one", kind_label(p), p.name)));
                 } else if let Some(scope) = &scope {
-                    findings.push(report::about(
-                        &rules::REF_STALE_RESOLUTION,
-                        scope,
-                        p,
-                        arn,
-                        format!(
-                            "{} provider {}: data-plane probe: {what}",
-                            kind_label(p),
-                            p.name
-                        ),
-                        now,
-                    ));
+                    let problem = Problem::NotRotatedValue {
+                        how: format!("data-plane probe: {what}"),
+                    };
+                    findings.push(report::problem_finding(scope, p, arn, &problem, now));
                 }
             }
             _ => confirmed += 1,
@@ -405,6 +385,98 @@ pub async fn confirm(
     }
     emit(ac, findings).await;
     Err(result)
+}
+
+/// How provider `p`'s reference `reference` resolves with `at` as AWSCURRENT: read through the
+/// same collector blocks and judged by the same evaluator as the audit (the first problem the
+/// service would meet, else the hash of the credential). A failed read fails the step: Secrets
+/// Manager's retry checks again.
+async fn resolve(
+    r: &Rotator,
+    ac: &AgentCoreHooks,
+    p: &ProviderRef,
+    reference: &str,
+    rotated_secret: &str,
+    at: VersionRef<'_>,
+) -> Result<Result<ValueHash, Problem>, RotationError> {
+    let region = SecretIdentity::parse(rotated_secret)
+        .region
+        .unwrap_or_default();
+    let reads = RotationReads {
+        inventory: ac.secrets.as_ref(),
+        store: r.store.as_ref(),
+    };
+    let read = read_one(&reads, reference, &region, at).await;
+    let verdict = check::evaluate(p, Some(read.view()), &region);
+    if let Some(first) = verdict.problems.into_iter().next() {
+        return Ok(Err(first));
+    }
+    match (verdict.value, read.unreadable()) {
+        (Some(hash), _) => Ok(Ok(hash)),
+        (None, why) => Err(RotationError::ReferenceUnreadable(format!(
+            "{} provider {} references {reference}: {}",
+            kind_label(p),
+            p.name,
+            why.unwrap_or_else(|| "no value".into())
+        ))),
+    }
+}
+
+/// The inventory as the rotation reads it: values through its own store (the port every step
+/// uses, one client and one retry policy for all its value reads), the rest through the
+/// shared reader.
+struct RotationReads<'a> {
+    inventory: &'a dyn SecretInventory,
+    store: &'a dyn SecretStore,
+}
+
+#[async_trait]
+impl SecretInventory for RotationReads<'_> {
+    async fn describe(&self, secret_id: &str) -> Lookup {
+        self.inventory.describe(secret_id).await
+    }
+    async fn current_values(
+        &self,
+        secrets: &[(String, Option<String>)],
+    ) -> Vec<Result<Option<Payload>, ReadError>> {
+        let mut out = Vec::with_capacity(secrets.len());
+        for (arn, _) in secrets {
+            out.push(self.value_at(arn, VersionRef::Stage(AWSCURRENT)).await);
+        }
+        out
+    }
+    async fn value_at(
+        &self,
+        arn: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<Payload>, ReadError> {
+        self.store
+            .get_value(arn, version)
+            .await
+            .map_err(|e| ReadError::from(e.message))
+    }
+    async fn resource_policy(&self, arn: &str) -> Result<Option<String>, ReadError> {
+        self.inventory.resource_policy(arn).await
+    }
+    async fn key_policy(&self, key_id: &str) -> Result<KeyPolicyRead, ReadError> {
+        self.inventory.key_policy(key_id).await
+    }
+    async fn key_is_aws_managed(&self, key_id: &str) -> Result<Option<bool>, ReadError> {
+        self.inventory.key_is_aws_managed(key_id).await
+    }
+}
+
+/// REF-008 for a MANAGED provider of the rotated client.
+fn managed_finding(
+    scope: &crate::findings::Scope,
+    p: &ProviderRef,
+    secret_arn: &str,
+    now: Timestamp,
+) -> Result<Finding, FindingsError> {
+    let problem = Problem::Managed {
+        client_id: p.client_id.clone(),
+    };
+    report::problem_finding(scope, p, secret_arn, &problem, now)
 }
 
 /// Rolling back is safe only while the previous version's upstream secret still works. An IdP

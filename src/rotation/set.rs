@@ -2,14 +2,15 @@
 //! after removing what earlier runs left and, at the IdP's cap, the superseded secret.
 
 use super::capacity::{self, Known};
-use super::store::{SecretDescription, AWSCURRENT};
 use super::{binding, client_ref, RotationError, Rotator, StepOutcome};
+use crate::secrets::store::AWSCURRENT;
+use crate::secrets::SecretMeta;
 use crate::upstream::lineage::{self, Lineage, Version};
 
 pub async fn run(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
 ) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
@@ -30,7 +31,7 @@ pub async fn run(
     }
     let current_version = Version {
         id: desc
-            .version_with_stage(AWSCURRENT)
+            .version_with(AWSCURRENT)
             .ok_or(RotationError::NoCurrentVersion)?,
         doc: &current,
     };

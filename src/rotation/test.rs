@@ -1,14 +1,14 @@
 //! testSecret: prove the pending secret at the IdP's token endpoint before it is promoted, and
 //! (with AgentCore hooks) that promoting it breaks no provider that works today.
 
-use super::store::SecretDescription;
 use super::{binding, RotationError, Rotator, StepOutcome};
+use crate::secrets::SecretMeta;
 use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
 
 pub async fn run(
     r: &Rotator,
     secret: &str,
-    desc: &SecretDescription,
+    desc: &SecretMeta,
     token: &str,
 ) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;

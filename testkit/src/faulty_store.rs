@@ -5,9 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use agentcore_rotator::event::RotationToken;
-use agentcore_rotator::rotation::store::{
-    Payload, SecretDescription, SecretStore, StoreError, VersionInfo, VersionRef,
+use agentcore_rotator::secrets::store::{
+    Payload, SecretStore, StoreError, VersionInfo, VersionRef,
 };
+use agentcore_rotator::secrets::SecretMeta;
 use agentcore_rotator::sensitive::SecretString;
 use async_trait::async_trait;
 
@@ -76,7 +77,7 @@ fn describe(v: VersionRef<'_>) -> String {
 
 #[async_trait]
 impl SecretStore for FaultyStore {
-    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError> {
         self.check(Call::Describe, "DescribeSecret")?;
         self.inner.describe(secret_id).await
     }

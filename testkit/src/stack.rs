@@ -4,13 +4,18 @@
 use std::sync::Arc;
 
 use agentcore_rotator::agentcore::AgentCoreSettings;
+use agentcore_rotator::audit::engine::Publish;
+use agentcore_rotator::audit::{AuditConfig, Auditor};
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
-use agentcore_rotator::rotation::store::SecretStore;
 use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::secrets::store::SecretStore;
 use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
@@ -79,7 +84,7 @@ impl LocalStack {
     ) -> Rotator {
         let secrets_sdk = sdk_config_for(&self.moto.endpoint, secrets_region);
         self.rotator_over(store, config)
-            .with_agentcore(agentcore_rotator::aws::agentcore::hooks(
+            .with_agentcore(agentcore_rotator::aws::hooks(
                 &self.agentcore.sdk_config(),
                 &secrets_sdk,
                 settings,
@@ -186,6 +191,28 @@ impl LocalStack {
             self.sm.clone(),
             self.moto.rotation_lambda_arn.clone(),
             Arc::new(rotator),
+        )
+    }
+
+    /// The drift audit over this stack's AgentCore emulator and moto (Secrets Manager, KMS,
+    /// Lambda), its calls counted by `counter` when given. Upstreams, history, continuation and
+    /// the meter are the caller's to add with the `with_*` builders.
+    pub fn auditor(
+        &self,
+        publish: Arc<dyn Publish>,
+        config: AuditConfig,
+        counter: Option<&CallCounter>,
+    ) -> Auditor {
+        Auditor::new(
+            Arc::new(AgentCoreDirectory::counted(
+                &self.agentcore.sdk_config(),
+                &AgentCoreSettings::default(),
+                counter,
+            )),
+            Arc::new(SecretsReader::new(&self.moto.sdk_config(), counter)),
+            publish,
+            REGION,
+            config,
         )
     }
 

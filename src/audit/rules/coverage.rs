@@ -1,16 +1,9 @@
 //! Coverage: what the audit could not read is a finding of its own, never a silent pass.
 
 use crate::audit::snapshot::{Lookup, Observed, Snapshot};
-use crate::findings::{Rule, Severity};
+use crate::findings::catalogue::AUD_UNREADABLE;
 
 use super::{secret_resource, Evaluation, RuleContext};
-
-pub const UNREADABLE: Rule = Rule {
-    id: "AUD-001",
-    severity: Severity::Medium,
-    title: "Audit could not read what its rules need for a referenced secret",
-    remediation: "Grant the audit role the read named in the finding (DescribeSecret, GetSecretValue/BatchGetSecretValue, GetResourcePolicy, kms:GetKeyPolicy, the IdP list call); until then those rules are not evaluated.",
-};
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
     for facts in snapshot.secrets.values() {
@@ -35,7 +28,7 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
         if !failed.is_empty() {
             out.raise(
                 ctx,
-                &UNREADABLE,
+                &AUD_UNREADABLE,
                 vec![secret_resource(facts.arn())],
                 format!("could not read for {}: {}", facts.arn(), failed.join("; ")),
             );
@@ -52,7 +45,7 @@ mod tests {
     fn an_unreadable_value_fires_aud_001_naming_the_read() {
         let mut s = healthy();
         secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
-        assert_only(&s, &UNREADABLE);
+        assert_only(&s, &AUD_UNREADABLE);
         let e = crate::audit::rules::evaluate(&s, &ctx());
         assert!(e.findings[0]
             .description()
@@ -63,6 +56,6 @@ mod tests {
     fn an_undescribable_secret_fires_aud_001_and_nothing_else() {
         let mut s = healthy();
         secret(&mut s).lookup = Lookup::Unreadable("AccessDeniedException".into());
-        assert_only(&s, &UNREADABLE);
+        assert_only(&s, &AUD_UNREADABLE);
     }
 }

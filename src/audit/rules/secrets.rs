@@ -4,41 +4,14 @@
 //! rotator secret is bound to the client its document names, which the rotation requires.
 
 use crate::audit::snapshot::{Observed, SecretFacts, SecretMeta, Snapshot};
-use crate::findings::{Rule, Severity};
+use crate::findings::catalogue::{
+    SEC_BINDING, SEC_NOT_ROTATED, SEC_ROTATION_DISABLED, SEC_ROTATION_FUNCTION_MISSING,
+    SEC_ROTATION_INCOMPLETE,
+};
+
 use crate::rotation::binding::BINDING_TAG;
 
 use super::{secret_resource, Evaluation, RuleContext};
-
-pub const ROTATION_DISABLED: Rule = Rule {
-    id: "SEC-001",
-    severity: Severity::Medium,
-    title: "Referenced secret has automatic rotation disabled",
-    remediation: "Attach the rotation function: aws secretsmanager rotate-secret --secret-id <arn> --rotation-lambda-arn <RotationFunctionArn> --rotation-rules ScheduleExpression='rate(30 days)'.",
-};
-pub const NOT_ROTATED: Rule = Rule {
-    id: "SEC-002",
-    severity: Severity::Medium,
-    title: "Referenced secret was not rotated within the maximum age",
-    remediation: "Rotate it now (aws secretsmanager rotate-secret --secret-id <arn>) and schedule rotation more often than ROTATOR_MAX_SECRET_AGE_DAYS.",
-};
-pub const ROTATION_INCOMPLETE: Rule = Rule {
-    id: "SEC-003",
-    severity: Severity::High,
-    title: "Last rotation of the referenced secret failed or is stuck",
-    remediation: "Read the rotation function's logs for the failed step, fix the cause and rotate again; to abandon it, cancel-rotate-secret and remove AWSPENDING from the stray version.",
-};
-pub const ROTATION_FUNCTION_MISSING: Rule = Rule {
-    id: "SEC-004",
-    severity: Severity::High,
-    title: "Rotation is enabled but the rotation function is missing",
-    remediation: "Redeploy the rotation function or point the secret at an existing one (rotate-secret --rotation-lambda-arn); every scheduled rotation fails until then.",
-};
-pub const BINDING: Rule = Rule {
-    id: "SEC-005",
-    severity: Severity::High,
-    title: "Rotator secret is not bound to the client its document names",
-    remediation: "Unbound: an administrator binds the secret to the coordinates its document names (aws secretsmanager tag-resource --secret-id <arn> --tags Key=agentcore-rotator:binding,Value=cognito:<userPoolId>/<clientId>). Bound to other coordinates: correct the document, or have an administrator change the binding. Until then every rotation of the secret fails and changes nothing.",
-};
 
 /// How late a scheduled rotation may be before it counts as failed.
 const OVERDUE_SLACK_MS: u64 = 86_400_000;
@@ -63,7 +36,7 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
     if !meta.rotation_enabled {
         out.raise(
             ctx,
-            &ROTATION_DISABLED,
+            &SEC_ROTATION_DISABLED,
             res(),
             format!("{} has no rotation configured", meta.arn),
         );
@@ -78,7 +51,7 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
             };
             out.raise(
                 ctx,
-                &NOT_ROTATED,
+                &SEC_NOT_ROTATED,
                 res(),
                 format!(
                     "{} was {what} {days} days ago (maximum {} days)",
@@ -91,7 +64,7 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
     if let Some(problem) = incomplete(meta, ctx) {
         out.raise(
             ctx,
-            &ROTATION_INCOMPLETE,
+            &SEC_ROTATION_INCOMPLETE,
             res(),
             format!("{}: {problem}", meta.arn),
         );
@@ -105,7 +78,7 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
         if let Some(why) = missing {
             out.raise(
                 ctx,
-                &ROTATION_FUNCTION_MISSING,
+                &SEC_ROTATION_FUNCTION_MISSING,
                 res(),
                 format!("{} has rotation enabled but {why}", meta.arn),
             );
@@ -118,7 +91,7 @@ fn secret(meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
 fn binding(facts: &SecretFacts, meta: &SecretMeta, ctx: &RuleContext, out: &mut Evaluation) {
     if !matches!(facts.current, Some(Observed::Ok(_))) {
         // AWSCURRENT unread: whether it is a rotator document is unknown.
-        out.skip(&[&BINDING], &meta.arn);
+        out.skip(&[&SEC_BINDING], &meta.arn);
         return;
     }
     let Some(document) = &facts.coordinates else {
@@ -134,7 +107,7 @@ fn binding(facts: &SecretFacts, meta: &SecretMeta, ctx: &RuleContext, out: &mut 
             "{arn} is bound to {bound} (tag {BINDING_TAG}) but its AWSCURRENT document names {document}, so its next rotation fails; correct the document, or have an administrator change the binding"
         ),
     };
-    out.raise(ctx, &BINDING, vec![secret_resource(arn)], detail);
+    out.raise(ctx, &SEC_BINDING, vec![secret_resource(arn)], detail);
 }
 
 /// A stray AWSPENDING (on a version without AWSCURRENT, unchanged for a while), or a scheduled
@@ -176,17 +149,17 @@ mod tests {
         let m = meta(&mut s);
         m.rotation_enabled = false;
         m.next_rotation = None;
-        assert_only(&s, &ROTATION_DISABLED);
+        assert_only(&s, &SEC_ROTATION_DISABLED);
     }
 
     #[test]
     fn a_secret_older_than_the_maximum_age_fires_sec_002() {
         let mut s = healthy();
         meta(&mut s).last_rotated = Some(Timestamp::from_millis(NOW - 91 * DAY));
-        assert_only(&s, &NOT_ROTATED);
+        assert_only(&s, &SEC_NOT_ROTATED);
         let mut never = healthy();
         meta(&mut never).last_rotated = None;
-        assert_only(&never, &NOT_ROTATED);
+        assert_only(&never, &SEC_NOT_ROTATED);
     }
 
     #[test]
@@ -195,10 +168,10 @@ mod tests {
         meta(&mut s)
             .versions
             .insert("v3".into(), vec!["AWSPENDING".into()]);
-        assert_only(&s, &ROTATION_INCOMPLETE);
+        assert_only(&s, &SEC_ROTATION_INCOMPLETE);
         let mut overdue = healthy();
         meta(&mut overdue).next_rotation = Some(Timestamp::from_millis(NOW - 3 * DAY));
-        assert_only(&overdue, &ROTATION_INCOMPLETE);
+        assert_only(&overdue, &SEC_ROTATION_INCOMPLETE);
     }
 
     #[test]
@@ -220,17 +193,17 @@ mod tests {
     fn a_missing_rotation_function_fires_sec_004_unless_rotation_is_managed() {
         let mut s = healthy();
         meta(&mut s).rotation_lambda_exists = Some(false);
-        assert_only(&s, &ROTATION_FUNCTION_MISSING);
+        assert_only(&s, &SEC_ROTATION_FUNCTION_MISSING);
         let mut none = healthy();
         meta(&mut none).rotation_lambda_arn = None;
-        assert_only(&none, &ROTATION_FUNCTION_MISSING);
+        assert_only(&none, &SEC_ROTATION_FUNCTION_MISSING);
         meta(&mut none).managed_rotation = true;
         assert!(raised(&none).is_empty());
     }
 
     /// The one SEC-005 finding of `s`, which must raise nothing else.
     fn binding_detail(s: &crate::audit::snapshot::Snapshot) -> String {
-        assert_only(s, &BINDING);
+        assert_only(s, &SEC_BINDING);
         let e = crate::audit::rules::evaluate(s, &ctx());
         e.findings[0].description().to_string()
     }
@@ -304,8 +277,8 @@ mod tests {
         fixtures::secret(&mut s).current =
             Some(Observed::Unreadable("AccessDeniedException".into()));
         let e = crate::audit::rules::evaluate(&s, &ctx());
-        assert!(e.findings.iter().all(|f| f.rule_id() != BINDING.id));
-        assert!(e.skipped.contains(&(BINDING.id, SECRET.to_string())));
+        assert!(e.findings.iter().all(|f| f.rule_id() != SEC_BINDING.id));
+        assert!(e.skipped.contains(&(SEC_BINDING.id, SECRET.to_string())));
     }
 
     #[test]
@@ -315,9 +288,7 @@ mod tests {
         s.providers[0].source = crate::agentcore::SecretSource::Managed;
         assert_eq!(
             raised(&s),
-            vec![crate::audit::rules::references::MANAGED_SOURCE
-                .id
-                .to_string()]
+            vec![crate::findings::catalogue::REF_MANAGED.id.to_string()]
         );
     }
 }

@@ -5,48 +5,20 @@
 //! AWSPREVIOUS's until its grace period ends; never more than the IdP allows.
 
 use crate::audit::snapshot::{Observed, ProbeFacts, Snapshot, UpstreamFacts};
-use crate::findings::{Resource, Rule, Severity};
+use crate::findings::catalogue::{
+    UPS_CLIENT_MISSING, UPS_NOT_ACCEPTED, UPS_ORPHAN, UPS_SUPERSEDED_PAST_GRACE, UPS_TOO_MANY_LIVE,
+};
+use crate::findings::{Resource, Rule};
 use crate::upstream::lineage::Lineage;
 
 use super::{secret_resource, Evaluation, RuleContext};
 
-pub const ORPHAN: Rule = Rule {
-    id: "UPS-001",
-    severity: Severity::High,
-    title: "Upstream client has a live secret that belongs to no secret version",
-    remediation: "A live credential nobody tracks: if no one uses it, delete it at the IdP (Cognito: DeleteUserPoolClientSecret); the next rotation also removes it before adding a new one.",
-};
-pub const TOO_MANY_LIVE: Rule = Rule {
-    id: "UPS-002",
-    severity: Severity::Medium,
-    title: "Upstream client has more live secrets than the rotation model allows",
-    remediation: "Keep at most AWSCURRENT's secret, AWSPREVIOUS's during its grace period and AWSPENDING's during a rotation; delete the others at the IdP.",
-};
-pub const SUPERSEDED_PAST_GRACE: Rule = Rule {
-    id: "UPS-003",
-    severity: Severity::Low,
-    title: "Superseded upstream secret is still live after its grace period",
-    remediation: "Delete the secret behind AWSPREVIOUS at the IdP (the next rotation removes it too), or lengthen rotation.gracePeriodHours if callers still need it.",
-};
-pub const NOT_ACCEPTED: Rule = Rule {
-    id: "UPS-004",
-    severity: Severity::Critical,
-    title: "Identity provider no longer accepts the AWSCURRENT client secret",
-    remediation: "The stored secret was revoked or changed upstream: rotate now (rotate-secret) so a fresh secret is issued and stored, then check who removed it.",
-};
-pub const CLIENT_MISSING: Rule = Rule {
-    id: "UPS-005",
-    severity: Severity::High,
-    title: "Upstream OAuth client does not exist",
-    remediation: "Recreate the client at the IdP (or fix rotation.userPoolId / clientId in the secret document); rotations and token requests fail until then.",
-};
-
 const FAMILY: [&Rule; 5] = [
-    &ORPHAN,
-    &TOO_MANY_LIVE,
-    &SUPERSEDED_PAST_GRACE,
-    &NOT_ACCEPTED,
-    &CLIENT_MISSING,
+    &UPS_ORPHAN,
+    &UPS_TOO_MANY_LIVE,
+    &UPS_SUPERSEDED_PAST_GRACE,
+    &UPS_NOT_ACCEPTED,
+    &UPS_CLIENT_MISSING,
 ];
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
@@ -69,7 +41,7 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
     let Some(live) = &u.live else {
         out.raise(
             ctx,
-            &CLIENT_MISSING,
+            &UPS_CLIENT_MISSING,
             res(),
             format!("upstream client {} of {arn} does not exist", u.client),
         );
@@ -83,7 +55,7 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
         .collect();
     if matches!(u.current, Lineage::Ambiguous(_)) {
         // Which one is current is unknown, so none can be called an orphan.
-        out.skip(&[&ORPHAN], arn);
+        out.skip(&[&UPS_ORPHAN], arn);
     } else {
         let orphans: Vec<&str> = live
             .iter()
@@ -93,7 +65,7 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
         if !orphans.is_empty() {
             out.raise(
                 ctx,
-                &ORPHAN,
+                &UPS_ORPHAN,
                 res(),
                 format!(
                     "upstream client {} has live secret(s) {} that match no version of {arn}",
@@ -108,7 +80,7 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
     if live.len() > allowed {
         out.raise(
             ctx,
-            &TOO_MANY_LIVE,
+            &UPS_TOO_MANY_LIVE,
             res(),
             format!(
                 "upstream client {} has {} live secrets; the model allows {allowed}",
@@ -119,18 +91,18 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
     }
     if let (Some(prev), Some(ends)) = (previous_live, u.grace_ends) {
         if ctx.now > ends {
-            out.raise(ctx, &SUPERSEDED_PAST_GRACE, res(), format!("upstream secret {prev} behind AWSPREVIOUS of {arn} is still live; its grace period ended {}", ends.to_rfc3339()));
+            out.raise(ctx, &UPS_SUPERSEDED_PAST_GRACE, res(), format!("upstream secret {prev} behind AWSPREVIOUS of {arn} is still live; its grace period ended {}", ends.to_rfc3339()));
         }
     }
     match &u.probe {
         ProbeFacts::Accepted => {}
         ProbeFacts::Rejected(why) => out.raise(
             ctx,
-            &NOT_ACCEPTED,
+            &UPS_NOT_ACCEPTED,
             res(),
             format!("the token endpoint rejected the AWSCURRENT secret of {arn}: {why}"),
         ),
-        ProbeFacts::NotRun | ProbeFacts::Inconclusive(_) => out.skip(&[&NOT_ACCEPTED], arn),
+        ProbeFacts::NotRun | ProbeFacts::Inconclusive(_) => out.skip(&[&UPS_NOT_ACCEPTED], arn),
     }
 }
 
@@ -145,7 +117,7 @@ mod tests {
         let mut s = healthy();
         upstream(&mut s).live = Some(vec!["cs-2".into(), "cs-x".into()]);
         upstream(&mut s).previous = Some(Lineage::Absent);
-        assert_only(&s, &ORPHAN);
+        assert_only(&s, &UPS_ORPHAN);
         let e = crate::audit::rules::evaluate(&s, &ctx());
         assert!(e.findings[0].description().contains("cs-x"));
     }
@@ -172,21 +144,21 @@ mod tests {
         u.current = Lineage::Ambiguous(vec!["a".into(), "b".into(), "c".into()]);
         u.previous = None;
         u.live = Some(vec!["a".into(), "b".into(), "c".into()]);
-        assert_only(&s, &TOO_MANY_LIVE);
+        assert_only(&s, &UPS_TOO_MANY_LIVE);
     }
 
     #[test]
     fn the_previous_secret_past_its_grace_period_fires_ups_003() {
         let mut s = healthy();
         upstream(&mut s).grace_ends = Some(Timestamp::from_millis(NOW - DAY));
-        assert_only(&s, &SUPERSEDED_PAST_GRACE);
+        assert_only(&s, &UPS_SUPERSEDED_PAST_GRACE);
     }
 
     #[test]
     fn a_rejected_probe_fires_ups_004_and_a_skipped_one_is_not_a_pass() {
         let mut s = healthy();
         upstream(&mut s).probe = ProbeFacts::Rejected("invalid_client".into());
-        assert_only(&s, &NOT_ACCEPTED);
+        assert_only(&s, &UPS_NOT_ACCEPTED);
         upstream(&mut s).probe = ProbeFacts::NotRun;
         let e = crate::audit::rules::evaluate(&s, &ctx());
         assert!(e.findings.is_empty());
@@ -197,6 +169,6 @@ mod tests {
     fn a_missing_upstream_client_fires_ups_005() {
         let mut s = healthy();
         upstream(&mut s).live = None;
-        assert_only(&s, &CLIENT_MISSING);
+        assert_only(&s, &UPS_CLIENT_MISSING);
     }
 }

@@ -49,6 +49,17 @@ impl SecretIdentity {
     }
 }
 
+/// Whether `id` is a full secret ARN (with the six-character suffix), which names exactly one
+/// secret: a secret deleted and recreated under the same name has another.
+pub fn is_full_arn(id: &str) -> bool {
+    let parts: Vec<&str> = id.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && parts[2] == "secretsmanager"
+        && parts[5] == "secret"
+        && strip_suffix(parts[6]) != parts[6]
+}
+
 /// Drops the `-XXXXXX` suffix Secrets Manager appends to full ARNs. A name may itself end in
 /// `-` + six characters; a full ARN from Secrets Manager always has the suffix, a partial one
 /// never, and we cannot tell them apart from the string alone, so only ARNs whose suffix looks

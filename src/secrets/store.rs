@@ -1,9 +1,9 @@
-//! The Secrets Manager port the rotation steps use. The real adapter is
-//! [`crate::aws::secrets_manager::SecretsManagerStore`].
-
-use std::collections::BTreeMap;
+//! The Secrets Manager port the rotation steps use (reads and writes of versions and stages).
+//! The real adapter is [`crate::aws::secrets_manager::SecretsManagerStore`].
 
 use async_trait::async_trait;
+
+use super::meta::SecretMeta;
 
 use crate::event::RotationToken;
 use crate::sensitive::SecretString;
@@ -11,32 +11,6 @@ use crate::sensitive::SecretString;
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPENDING: &str = "AWSPENDING";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
-
-/// What DescribeSecret tells about a secret.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct SecretDescription {
-    pub arn: String,
-    pub rotation_enabled: bool,
-    /// Version id → staging labels.
-    pub versions: BTreeMap<String, Vec<String>>,
-    /// The secret's tags (the binding tag among them).
-    pub tags: BTreeMap<String, String>,
-}
-
-impl SecretDescription {
-    pub fn version_with_stage(&self, stage: &str) -> Option<&str> {
-        self.versions
-            .iter()
-            .find(|(_, stages)| stages.iter().any(|s| s == stage))
-            .map(|(id, _)| id.as_str())
-    }
-
-    pub fn has_stage(&self, version: &str, stage: &str) -> bool {
-        self.versions
-            .get(version)
-            .is_some_and(|stages| stages.iter().any(|s| s == stage))
-    }
-}
 
 /// Which version to read. Every read names a stage or a version id: an unqualified read can
 /// return a stale version on some implementations.
@@ -81,7 +55,7 @@ pub struct StoreError {
 
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError>;
+    async fn describe(&self, secret_id: &str) -> Result<SecretMeta, StoreError>;
     /// `None` when no value exists there (e.g. the AWSPENDING placeholder before createSecret).
     async fn get_value(
         &self,
