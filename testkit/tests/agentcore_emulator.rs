@@ -867,13 +867,25 @@ async fn a_secret_without_a_resource_policy_for_agentcore_is_unreadable() {
     })
     .await;
 
-    // A wildcard action is not taken as a grant (strict on purpose).
+    // A wildcard action grants the read, as it does in IAM (this assertion was inverted when the
+    // emulator stopped treating `secretsmanager:*` as no grant).
     let wildcard =
         agentcore_read_policy().replace("secretsmanager:GetSecretValue", "secretsmanager:*");
     env.sm
         .put_resource_policy()
         .secret_id(&secret)
         .resource_policy(wildcard)
+        .send()
+        .await
+        .unwrap();
+    assert!(env.emu.resolve(ProviderKind::ApiKey, &name).await.is_ok());
+    // An action that does not cover the read still denies it.
+    let other = agentcore_read_policy()
+        .replace("secretsmanager:GetSecretValue", "secretsmanager:Describe*");
+    env.sm
+        .put_resource_policy()
+        .secret_id(&secret)
+        .resource_policy(other)
         .send()
         .await
         .unwrap();

@@ -1,10 +1,11 @@
 //! Just enough IAM policy evaluation to decide whether a resource policy (secret) or key policy
 //! (KMS) lets the AgentCore service principal do one action.
 //!
-//! Strict on Allow: the principal must be the service (or `*`) and the action must be named
-//! exactly, alone or in a list (`secretsmanager:*` does not count). Broad on Deny: wildcards
-//! match. Conditions cannot be evaluated here, so a conditional Allow is taken as satisfied
-//! (typical ones pin aws:SourceAccount) and a conditional Deny is ignored.
+//! Actions and resources match as IAM matches them: actions case-insensitively, `*` and `?`
+//! wildcards in both (`secretsmanager:*` grants GetSecretValue, as in IAM). The principal must be
+//! the service (or `*`). Conditions cannot be evaluated here, so a conditional Allow is taken as
+//! satisfied (typical ones pin aws:SourceAccount) and a conditional Deny is ignored. Kept apart
+//! from the product's evaluator on purpose: the emulator is a second opinion, not a copy.
 
 use serde_json::Value;
 
@@ -38,23 +39,22 @@ pub(crate) fn allows(policy: &str, request: &Request<'_>) -> bool {
 }
 
 fn grants(statement: &Value, request: &Request<'_>) -> bool {
-    principal_matches(statement.get("Principal"), request.service)
-        && strings(statement.get("Action"))
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(request.action))
-        && resource_matches(statement.get("Resource"), request.resource, false)
+    applies(statement, request)
 }
 
 fn denies(statement: &Value, request: &Request<'_>) -> bool {
-    statement.get("Condition").is_none()
-        && principal_matches(statement.get("Principal"), request.service)
+    statement.get("Condition").is_none() && applies(statement, request)
+}
+
+fn applies(statement: &Value, request: &Request<'_>) -> bool {
+    principal_matches(statement.get("Principal"), request.service)
         && strings(statement.get("Action")).iter().any(|a| {
             glob(
                 &a.to_ascii_lowercase(),
                 &request.action.to_ascii_lowercase(),
             )
         })
-        && resource_matches(statement.get("Resource"), request.resource, true)
+        && resource_matches(statement.get("Resource"), request.resource)
 }
 
 fn principal_matches(principal: Option<&Value>, service: &str) -> bool {
@@ -67,13 +67,11 @@ fn principal_matches(principal: Option<&Value>, service: &str) -> bool {
     }
 }
 
-fn resource_matches(resource: Option<&Value>, wanted: Option<&str>, wildcards: bool) -> bool {
+fn resource_matches(resource: Option<&Value>, wanted: Option<&str>) -> bool {
     let (Some(resource), Some(wanted)) = (resource, wanted) else {
         return true;
     };
-    strings(Some(resource))
-        .iter()
-        .any(|r| *r == "*" || *r == wanted || (wildcards && glob(r, wanted)))
+    strings(Some(resource)).iter().any(|r| glob(r, wanted))
 }
 
 /// A string or a list of strings.
@@ -142,10 +140,19 @@ mod tests {
         assert!(allows(&policy("Allow", list), &read(Some("arn:x"))));
     }
 
+    /// Before: `secretsmanager:*` was not taken as granting GetSecretValue; IAM grants it.
     #[test]
-    fn a_wildcard_action_does_not_count_as_an_allow_but_does_count_as_a_deny() {
-        assert!(!allows(
+    fn a_wildcard_action_counts_as_an_allow_and_as_a_deny_as_in_iam() {
+        assert!(allows(
             &policy("Allow", "secretsmanager:*".into()),
+            &read(None)
+        ));
+        assert!(allows(
+            &policy("Allow", "SecretsManager:Get*".into()),
+            &read(None)
+        ));
+        assert!(!allows(
+            &policy("Allow", "secretsmanager:Describe*".into()),
             &read(None)
         ));
         let both = serde_json::json!({"Statement": [
@@ -153,6 +160,26 @@ mod tests {
             {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}
         ]});
         assert!(!allows(&both.to_string(), &read(None)));
+    }
+
+    #[test]
+    fn a_wildcard_resource_matches_as_in_iam() {
+        let scoped = |resource: &str| {
+            serde_json::json!({"Statement": {
+                "Effect": "Allow", "Principal": {"Service": SERVICE},
+                "Action": "secretsmanager:GetSecretValue", "Resource": resource
+            }})
+            .to_string()
+        };
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/okta-AbC123";
+        assert!(allows(
+            &scoped("arn:aws:secretsmanager:us-east-1:123456789012:secret:agents/*"),
+            &read(Some(arn))
+        ));
+        assert!(!allows(
+            &scoped("arn:aws:secretsmanager:us-east-1:123456789012:secret:other/*"),
+            &read(Some(arn))
+        ));
     }
 
     #[test]
