@@ -39,12 +39,87 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+/// A configuration value the function cannot start with: which key, what it holds (credentials
+/// in URLs redacted) and what it accepts. The one configuration error of every function.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {key}={value:?} is not {expected}")]
 pub struct ConfigError {
     pub key: &'static str,
     pub value: String,
-    pub expected: &'static str,
+    pub expected: String,
+}
+
+/// Reads configuration values through an injected lookup: values are trimmed, an empty one is
+/// unset, and every parse failure is a [`ConfigError`] naming the key and the accepted values.
+pub struct Settings<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    /// The trimmed value, `None` when unset or empty.
+    pub fn text(&self, key: &str) -> Option<String> {
+        (self.0)(key)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `on`/`true`/`1`/`yes` or `off`/`false`/`0`/`no` (any case); `default` when unset.
+    pub fn flag(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(v) = self.text(key) else {
+            return Ok(default);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" | "yes" => Ok(true),
+            "off" | "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError {
+                key,
+                value: v,
+                expected: "on or off (true/false)".into(),
+            }),
+        }
+    }
+
+    /// A whole number within `min..=max`.
+    pub fn number(
+        &self,
+        key: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        let Some(v) = self.text(key) else {
+            return Ok(None);
+        };
+        match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError {
+                key,
+                value: v,
+                expected: format!("a whole number from {min} to {max}"),
+            }),
+        }
+    }
+
+    /// A whole number of `unit`s within `min..=max` (bounded, so it cannot overflow).
+    pub fn duration(
+        &self,
+        key: &'static str,
+        unit: Duration,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<Duration>, ConfigError> {
+        Ok(self
+            .number(key, min, max)?
+            .map(|n| unit.saturating_mul(u32::try_from(n).unwrap_or(u32::MAX))))
+    }
+
+    /// `ROTATOR_DEFAULT_GRACE_PERIOD_HOURS` (0 to [`MAX_GRACE_PERIOD_HOURS`]): read here only, for
+    /// the rotation and the audit alike.
+    pub fn default_grace_period(&self) -> Result<Option<Duration>, ConfigError> {
+        self.duration(
+            "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS",
+            Duration::from_secs(3600),
+            0,
+            MAX_GRACE_PERIOD_HOURS,
+        )
+    }
 }
 
 impl Config {
@@ -54,28 +129,17 @@ impl Config {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = Config::default();
-        let number = |key: &'static str| -> Result<Option<u64>, ConfigError> {
-            match lookup(key).filter(|v| !v.trim().is_empty()) {
-                None => Ok(None),
-                Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| ConfigError {
-                    key,
-                    value: v,
-                    expected: "a whole number",
-                }),
-            }
-        };
-        if let Some(s) = number("ROTATOR_PROBE_BUDGET_SECONDS")? {
-            config.probe_budget = Duration::from_secs(s);
+        let env = Settings(&lookup);
+        let second = Duration::from_secs(1);
+        if let Some(d) = env.duration("ROTATOR_PROBE_BUDGET_SECONDS", second, 0, 900)? {
+            config.probe_budget = d;
         }
-        if let Some(ms) = number("ROTATOR_PROBE_INITIAL_BACKOFF_MS")? {
-            config.probe_initial_backoff = Duration::from_millis(ms.max(1));
+        let ms = Duration::from_millis(1);
+        if let Some(d) = env.duration("ROTATOR_PROBE_INITIAL_BACKOFF_MS", ms, 0, 60_000)? {
+            config.probe_initial_backoff = d.max(ms);
         }
-        if let Some(h) = number("ROTATOR_DEFAULT_GRACE_PERIOD_HOURS")? {
-            config.default_grace_period = grace_period(h).ok_or_else(|| ConfigError {
-                key: "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS",
-                value: h.to_string(),
-                expected: "a whole number of hours from 0 to 8760",
-            })?;
+        if let Some(d) = env.default_grace_period()? {
+            config.default_grace_period = d;
         }
         config.origins = origin_policy_from_lookup(&lookup)?;
         config.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &config.origins)?;
@@ -89,7 +153,7 @@ pub fn cognito_domain_url_from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
     origins: &OriginPolicy,
 ) -> Result<String, ConfigError> {
-    match non_empty(&lookup, COGNITO_DOMAIN_URL_KEY) {
+    match Settings(&lookup).text(COGNITO_DOMAIN_URL_KEY) {
         None => Ok(DEFAULT_COGNITO_DOMAIN_URL.to_string()),
         Some(template) => {
             check_cognito_domain_url(&template, origins)?;
@@ -100,55 +164,29 @@ pub fn cognito_domain_url_from_lookup(
 
 const COGNITO_DOMAIN_URL_KEY: &str = "ROTATOR_COGNITO_DOMAIN_URL";
 
-fn non_empty(lookup: impl Fn(&str) -> Option<String>, key: &str) -> Option<String> {
-    lookup(key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// `hours` as a duration, if within [`MAX_GRACE_PERIOD_HOURS`].
-pub fn grace_period(hours: u64) -> Option<Duration> {
-    (hours <= MAX_GRACE_PERIOD_HOURS)
-        .then(|| hours.checked_mul(3600).map(Duration::from_secs))
-        .flatten()
-}
-
 /// `ROTATOR_ALLOW_LOOPBACK_HTTP` (`true`/`false`, default false) and
 /// `ROTATOR_ALLOWED_TOKEN_ORIGINS` (default empty); shared by every function that probes.
 pub fn origin_policy_from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<OriginPolicy, ConfigError> {
-    let loopback_key = crate::http::ALLOW_LOOPBACK_KEY;
-    let allow_loopback_http = match non_empty(&lookup, loopback_key) {
-        None => false,
-        Some(v) => match v.to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
-            _ => {
-                return Err(ConfigError {
-                    key: loopback_key,
-                    value: v,
-                    expected: "true or false",
-                })
-            }
-        },
-    };
+    let env = Settings(&lookup);
+    let allow_loopback_http = env.flag(crate::http::ALLOW_LOOPBACK_KEY, false)?;
     let origins_key = crate::http::ALLOWED_ORIGINS_KEY;
-    let list = non_empty(&lookup, origins_key).unwrap_or_default();
+    let list = env.text(origins_key).unwrap_or_default();
     OriginPolicy::parse_allowlist(&list, allow_loopback_http).map_err(|expected| ConfigError {
         key: origins_key,
         value: redact_credentials(&list),
-        expected,
+        expected: expected.to_string(),
     })
 }
 
 /// The template must name `{domain}` and, filled in, pass the scheme and address rules of
 /// endpoints derived from coordinates.
 fn check_cognito_domain_url(template: &str, origins: &OriginPolicy) -> Result<(), ConfigError> {
-    let error = |expected| ConfigError {
+    let error = |expected: &str| ConfigError {
         key: COGNITO_DOMAIN_URL_KEY,
         value: redact_credentials(template),
-        expected,
+        expected: expected.to_string(),
     };
     if !template.contains("{domain}") {
         return Err(error(
@@ -205,6 +243,33 @@ mod tests {
         .unwrap();
         assert_eq!(c.probe_budget, Duration::from_secs(5));
         assert_eq!(c.default_grace_period, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn one_reader_parses_flags_bounded_numbers_and_durations_and_names_what_it_accepts() {
+        let env = Settings(|k: &str| match k {
+            "FLAG" => Some(" Off ".into()),
+            "BAD_FLAG" => Some("maybe".into()),
+            "N" => Some("7".into()),
+            "EMPTY" => Some("  ".into()),
+            _ => None,
+        });
+        assert_eq!(env.flag("FLAG", true), Ok(false));
+        assert_eq!(env.flag("UNSET", true), Ok(true));
+        let err = env.flag("BAD_FLAG", false).unwrap_err();
+        assert_eq!((err.key, err.value.as_str()), ("BAD_FLAG", "maybe"));
+        assert!(err.to_string().contains("on or off"), "{err}");
+        assert_eq!(env.number("N", 1, 10), Ok(Some(7)));
+        assert_eq!(env.number("EMPTY", 1, 10), Ok(None));
+        let err = env.number("N", 8, 10).unwrap_err();
+        assert!(
+            err.to_string().contains("a whole number from 8 to 10"),
+            "{err}"
+        );
+        assert_eq!(
+            env.duration("N", Duration::from_secs(60), 0, 10),
+            Ok(Some(Duration::from_secs(420)))
+        );
     }
 
     #[test]

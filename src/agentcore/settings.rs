@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::config::{ConfigError, Settings};
+
 /// How the rotator checks credential providers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentCoreSettings {
@@ -29,62 +31,16 @@ impl Default for AgentCoreSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid configuration: {key}={value:?} is not {expected}")]
-pub struct SettingsError {
-    pub key: &'static str,
-    pub value: String,
-    pub expected: &'static str,
-}
-
 impl AgentCoreSettings {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let get = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Settings(lookup);
         let mut s = Self::default();
-        if let Some(v) = get("ROTATOR_AGENTCORE_REFERENCES") {
-            s.enabled = match v.to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => true,
-                "off" | "false" | "0" | "no" => false,
-                _ => {
-                    return Err(SettingsError {
-                        key: "ROTATOR_AGENTCORE_REFERENCES",
-                        value: v,
-                        expected: "on or off",
-                    })
-                }
-            };
-        }
-        s.workload_name = get("ROTATOR_WORKLOAD_NAME");
-        let bounded = |key: &'static str, lo: u64, hi: u64, expected: &'static str| {
-            get(key)
-                .map(|v| match v.parse::<u64>() {
-                    Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                    _ => Err(SettingsError {
-                        key,
-                        value: v,
-                        expected,
-                    }),
-                })
-                .transpose()
-        };
-        if let Some(n) = bounded(
-            "ROTATOR_AGENTCORE_CONCURRENCY",
-            1,
-            16,
-            "a number from 1 to 16",
-        )? {
+        s.enabled = env.flag("ROTATOR_AGENTCORE_REFERENCES", true)?;
+        s.workload_name = env.text("ROTATOR_WORKLOAD_NAME");
+        if let Some(n) = env.number("ROTATOR_AGENTCORE_CONCURRENCY", 1, 16)? {
             s.concurrency = n as usize;
         }
-        if let Some(n) = bounded(
-            "ROTATOR_AGENTCORE_MAX_ATTEMPTS",
-            1,
-            10,
-            "a number from 1 to 10",
-        )? {
+        if let Some(n) = env.number("ROTATOR_AGENTCORE_MAX_ATTEMPTS", 1, 10)? {
             s.max_attempts = n as u32;
         }
         Ok(s)

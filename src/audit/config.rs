@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::config::{
-    cognito_domain_url_from_lookup, origin_policy_from_lookup, ConfigError,
-    DEFAULT_COGNITO_DOMAIN_URL, MAX_GRACE_PERIOD_HOURS,
+    cognito_domain_url_from_lookup, origin_policy_from_lookup, ConfigError, Settings,
+    DEFAULT_COGNITO_DOMAIN_URL,
 };
 use crate::http::OriginPolicy;
 
@@ -68,63 +68,36 @@ impl AuditConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            lookup(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let number = |key: &'static str, min: u64, max: u64| -> Result<Option<u64>, ConfigError> {
-            match get(key) {
-                None => Ok(None),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                    _ => Err(ConfigError {
-                        key,
-                        value: v,
-                        expected: "a whole number in range",
-                    }),
-                },
-            }
-        };
+        let env = Settings(&lookup);
         let mut c = Self::default();
-        if let Some(d) = number("ROTATOR_MAX_SECRET_AGE_DAYS", 1, 10_000)? {
-            c.max_secret_age = Duration::from_secs(d * 86_400);
+        let (second, minute, day) = (
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            Duration::from_secs(86_400),
+        );
+        if let Some(d) = env.duration("ROTATOR_MAX_SECRET_AGE_DAYS", day, 1, 10_000)? {
+            c.max_secret_age = d;
         }
-        if let Some(n) = number("ROTATOR_AUDIT_CONCURRENCY", 1, 64)? {
+        if let Some(n) = env.number("ROTATOR_AUDIT_CONCURRENCY", 1, 64)? {
             c.concurrency = n as usize;
         }
-        if let Some(n) = number("ROTATOR_AUDIT_MAX_PROBES", 0, 1000)? {
+        if let Some(n) = env.number("ROTATOR_AUDIT_MAX_PROBES", 0, 1000)? {
             c.max_probes = n as usize;
         }
-        if let Some(ms) = number("ROTATOR_AUDIT_PROBE_INTERVAL_MS", 0, 60_000)? {
-            c.probe_interval = Duration::from_millis(ms);
+        let ms = Duration::from_millis(1);
+        if let Some(d) = env.duration("ROTATOR_AUDIT_PROBE_INTERVAL_MS", ms, 0, 60_000)? {
+            c.probe_interval = d;
         }
-        if let Some(h) = number(
-            "ROTATOR_DEFAULT_GRACE_PERIOD_HOURS",
-            0,
-            MAX_GRACE_PERIOD_HOURS,
-        )? {
-            c.default_grace_period = Duration::from_secs(h * 3600);
+        if let Some(d) = env.default_grace_period()? {
+            c.default_grace_period = d;
         }
-        if let Some(s) = number("ROTATOR_AUDIT_TIME_MARGIN_SECONDS", 0, 900)? {
-            c.time_margin = Duration::from_secs(s);
+        if let Some(d) = env.duration("ROTATOR_AUDIT_TIME_MARGIN_SECONDS", second, 0, 900)? {
+            c.time_margin = d;
         }
-        if let Some(m) = number("ROTATOR_AUDIT_PENDING_STALE_MINUTES", 0, 10_080)? {
-            c.pending_stale_after = Duration::from_secs(m * 60);
+        if let Some(d) = env.duration("ROTATOR_AUDIT_PENDING_STALE_MINUTES", minute, 0, 10_080)? {
+            c.pending_stale_after = d;
         }
-        if let Some(v) = get("ROTATOR_AUDIT_TOKEN_PROBE") {
-            c.token_probe = match v.to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => true,
-                "off" | "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError {
-                        key: "ROTATOR_AUDIT_TOKEN_PROBE",
-                        value: v,
-                        expected: "on or off",
-                    })
-                }
-            };
-        }
+        c.token_probe = env.flag("ROTATOR_AUDIT_TOKEN_PROBE", false)?;
         c.origins = origin_policy_from_lookup(&lookup)?;
         c.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &c.origins)?;
         Ok(c)

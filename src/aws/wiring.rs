@@ -13,7 +13,6 @@ use super::continuer::EventBridgeContinuer;
 use super::secrets_manager::SecretsManagerStore;
 use super::secrets_reader::SecretsReader;
 use super::security_hub_history::SecurityHubHistory;
-use crate::agentcore::settings::SettingsError;
 use crate::agentcore::{AgentCoreHooks, AgentCoreSettings, DataPlane};
 use crate::audit::{AuditConfig, Auditor};
 use crate::config::Config;
@@ -44,7 +43,7 @@ pub fn rotator_from_lookup(
 #[derive(Debug, thiserror::Error)]
 pub enum HooksError {
     #[error(transparent)]
-    Settings(#[from] SettingsError),
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Findings(#[from] FindingsError),
 }

@@ -33,25 +33,15 @@ impl EmittersConfig {
     /// (`true`/`false`, `1`/`0`, `on`/`off`; default off) and `ROTATOR_METRICS_NAMESPACE`
     /// (default `AgentCoreRotator`) through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, FindingsError> {
-        let non_empty = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let security_hub = match non_empty("ROTATOR_SECURITY_HUB").map(|v| v.to_ascii_lowercase()) {
-            None => false,
-            Some(v) if matches!(v.as_str(), "true" | "1" | "on" | "yes") => true,
-            Some(v) if matches!(v.as_str(), "false" | "0" | "off" | "no") => false,
-            Some(v) => {
-                return Err(FindingsError::Config(format!(
-                    "ROTATOR_SECURITY_HUB must be true or false, not {v:?}"
-                )))
-            }
-        };
+        let env = crate::config::Settings(lookup);
+        let security_hub = env
+            .flag("ROTATOR_SECURITY_HUB", false)
+            .map_err(|e| FindingsError::Config(e.to_string()))?;
         Ok(Self {
-            event_bus_name: non_empty("ROTATOR_FINDINGS_EVENT_BUS"),
+            event_bus_name: env.text("ROTATOR_FINDINGS_EVENT_BUS"),
             security_hub,
-            emf_namespace: non_empty("ROTATOR_METRICS_NAMESPACE")
+            emf_namespace: env
+                .text("ROTATOR_METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_EMF_NAMESPACE.to_string()),
         })
     }
