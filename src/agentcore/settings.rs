@@ -34,9 +34,11 @@ impl Default for AgentCoreSettings {
 impl AgentCoreSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Settings(lookup);
-        let mut s = Self::default();
-        s.enabled = env.flag("ROTATOR_AGENTCORE_REFERENCES", true)?;
-        s.workload_name = env.text("ROTATOR_WORKLOAD_NAME");
+        let mut s = Self {
+            enabled: env.flag("ROTATOR_AGENTCORE_REFERENCES", true)?,
+            workload_name: env.text("ROTATOR_WORKLOAD_NAME"),
+            ..Self::default()
+        };
         if let Some(n) = env.number("ROTATOR_AGENTCORE_CONCURRENCY", 1, 16)? {
             s.concurrency = n as usize;
         }
