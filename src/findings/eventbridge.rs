@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::sink::{batches, EmitReport, FindingSink, RetryPolicy};
+use super::sink::{batches, deliver, EmitReport, FindingSink, RetryPolicy};
 use super::{Finding, FindingsError, Timestamp};
 
 /// Event source (reverse DNS of our own; `aws.` is reserved for AWS).
@@ -162,47 +162,26 @@ impl<C: PutEventsApi> FindingSink for EventBridgeSink<C> {
         }
         let sizes: Vec<usize> = ready.iter().map(|(_, e)| e.size()).collect();
         for range in batches(&sizes, MAX_ENTRIES_PER_CALL, self.max_entry_bytes) {
-            let mut pending: Vec<&(&str, EventEntry)> = ready[range].iter().collect();
-            let mut attempt = 1;
-            while !pending.is_empty() {
-                let entries: Vec<EventEntry> = pending.iter().map(|(_, e)| e.clone()).collect();
-                report.calls += 1;
-                let results = match self.api.send_events(&entries).await {
-                    Ok(results) => results,
-                    Err(e) => {
-                        for (id, _) in &pending {
-                            report.fail(id, "RequestFailed", e.to_string());
-                        }
-                        break;
-                    }
-                };
-                let mut retry = Vec::new();
-                for (i, item) in pending.into_iter().enumerate() {
-                    match results.get(i) {
-                        Some(None) => report.delivered += 1,
-                        Some(Some(err)) if self.retry.may_retry(attempt, &err.code) => {
-                            retry.push(item)
-                        }
-                        Some(Some(err)) => report.fail(item.0, &err.code, &err.message),
-                        None => report.fail(
-                            item.0,
-                            "MissingResult",
-                            "PutEvents returned no result for this entry",
-                        ),
-                    }
-                }
-                if !retry.is_empty() {
-                    tracing::debug!(
-                        target: "findings",
-                        entries = retry.len(),
-                        attempt,
-                        "retrying PutEvents entries EventBridge did not accept"
-                    );
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                pending = retry;
-            }
+            let entries = ready[range]
+                .iter()
+                .map(|(id, e)| (id.to_string(), e.clone()))
+                .collect();
+            deliver(
+                &mut report,
+                &self.retry,
+                "PutEvents",
+                entries,
+                |batch| async move {
+                    let results = self.api.send_events(&batch).await?;
+                    Ok::<_, FindingsError>(
+                        results
+                            .into_iter()
+                            .map(|r| r.map(|err| (err.code, err.message)))
+                            .collect(),
+                    )
+                },
+            )
+            .await;
         }
         Ok(report)
     }

@@ -17,7 +17,7 @@ use aws_sdk_securityhub::error::DisplayErrorContext;
 use aws_sdk_securityhub::types as sh;
 use serde::Serialize;
 
-use super::sink::{batches, EmitReport, FindingSink, RetryPolicy};
+use super::sink::{batches, deliver, EmitReport, FindingSink, RetryPolicy};
 use super::{truncate_utf8, Finding, FindingState, FindingsError, ResourceKind};
 
 pub const ASFF_SCHEMA_VERSION: &str = "2018-10-08";
@@ -294,44 +294,32 @@ impl<C: SecurityHubApi> FindingSink for SecurityHubSink<C> {
         }
         let sizes: Vec<usize> = ready.iter().map(|(_, s)| *s).collect();
         for range in batches(&sizes, MAX_FINDINGS_PER_CALL, MAX_BATCH_BYTES) {
-            let mut pending: Vec<AsffFinding> =
-                ready[range].iter().map(|(a, _)| a.clone()).collect();
-            let mut attempt = 1;
-            while !pending.is_empty() {
-                report.calls += 1;
-                let failures = match self.api.import_findings(&pending).await {
-                    Ok(failures) => failures,
-                    Err(e) => {
-                        for asff in &pending {
-                            report.fail(&asff.id, "RequestFailed", e.to_string());
-                        }
-                        break;
-                    }
-                };
-                let failures: HashMap<&str, &ImportFailure> =
-                    failures.iter().map(|f| (f.id.as_str(), f)).collect();
-                let mut retry = Vec::new();
-                for asff in &pending {
-                    match failures.get(asff.id.as_str()) {
-                        None => report.delivered += 1,
-                        Some(f) if self.retry.may_retry(attempt, &f.code) => {
-                            retry.push(asff.clone())
-                        }
-                        Some(f) => report.fail(&asff.id, &f.code, &f.message),
-                    }
-                }
-                if !retry.is_empty() {
-                    tracing::debug!(
-                        target: "findings",
-                        findings = retry.len(),
-                        attempt,
-                        "retrying findings Security Hub did not import"
-                    );
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                pending = retry;
-            }
+            let entries = ready[range]
+                .iter()
+                .map(|(a, _)| (a.id.clone(), a.clone()))
+                .collect();
+            deliver(
+                &mut report,
+                &self.retry,
+                "BatchImportFindings",
+                entries,
+                |batch| async move {
+                    let failures = self.api.import_findings(&batch).await?;
+                    let failures: HashMap<&str, &ImportFailure> =
+                        failures.iter().map(|f| (f.id.as_str(), f)).collect();
+                    Ok::<_, FindingsError>(
+                        batch
+                            .iter()
+                            .map(|a| {
+                                failures
+                                    .get(a.id.as_str())
+                                    .map(|f| (f.code.clone(), f.message.clone()))
+                            })
+                            .collect(),
+                    )
+                },
+            )
+            .await;
         }
         Ok(report)
     }

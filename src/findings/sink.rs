@@ -114,6 +114,64 @@ impl RetryPolicy {
     }
 }
 
+/// Sends `entries` (finding id, entry) to a destination that accepts some entries of a call and
+/// rejects others, in one call and then again with only the rejected ones that are worth
+/// another attempt, until each is delivered, rejected for good or out of attempts. `send`
+/// returns, for each entry it was given in order, `None` (accepted) or `Some((code, message))`;
+/// a whole-call failure fails every entry of that call (the SDK has already retried it).
+pub(crate) async fn deliver<T, E, F, Fut>(
+    report: &mut EmitReport,
+    retry: &RetryPolicy,
+    destination: &'static str,
+    entries: Vec<(String, T)>,
+    mut send: F,
+) where
+    T: Clone,
+    E: std::fmt::Display,
+    F: FnMut(Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Option<(String, String)>>, E>>,
+{
+    let mut pending = entries;
+    let mut attempt = 1;
+    while !pending.is_empty() {
+        report.calls += 1;
+        let results = match send(pending.iter().map(|(_, e)| e.clone()).collect()).await {
+            Ok(results) => results,
+            Err(e) => {
+                for (id, _) in &pending {
+                    report.fail(id, "RequestFailed", e.to_string());
+                }
+                return;
+            }
+        };
+        let mut again = Vec::new();
+        for (i, item) in pending.into_iter().enumerate() {
+            match results.get(i) {
+                Some(None) => report.delivered += 1,
+                Some(Some((code, _))) if retry.may_retry(attempt, code) => again.push(item),
+                Some(Some((code, message))) => report.fail(&item.0, code, message),
+                None => report.fail(
+                    &item.0,
+                    "MissingResult",
+                    format!("{destination} returned no result for this entry"),
+                ),
+            }
+        }
+        if !again.is_empty() {
+            tracing::debug!(
+                target: "findings",
+                entries = again.len(),
+                attempt,
+                destination,
+                "retrying the entries the destination did not accept"
+            );
+            tokio::time::sleep(retry.backoff(attempt)).await;
+            attempt += 1;
+        }
+        pending = again;
+    }
+}
+
 /// Error codes worth another attempt: throttling and the destination's internal failures.
 /// Validation and permission errors (`InvalidArgument`, `MalformedDetail`, `InvalidInput`,
 /// `AccessDeniedException`, `NotAuthorized…`) fail the same way every time.
