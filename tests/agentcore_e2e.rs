@@ -24,6 +24,7 @@ use agentcore_rotator_testkit::conductor::Conductor;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use async_trait::async_trait;
 use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
@@ -210,27 +211,11 @@ async fn up_to_a_finish_that_breaks_partner_key(
     (token, before)
 }
 
-/// Every client-secret and API-key value any version holds (for leak checks).
-async fn secret_values(stack: &LocalStack, f: &CognitoFixture) -> Vec<String> {
-    let mut out = stack.client_secret_values(f).await;
-    out.push(API_KEY.to_string());
-    out
-}
-
 async fn assert_no_leak(env: &Env, f: &CognitoFixture, logs: &CapturedLogs, errors: &[String]) {
-    let values = secret_values(&env.stack, f).await;
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-    logs.assert_free_of(&refs);
-    let findings = serde_json::to_string(&env.findings.all()).unwrap();
-    for v in &refs {
-        assert!(
-            !findings.contains(v),
-            "a secret value leaked into a finding"
-        );
-        for e in errors {
-            assert!(!e.contains(v), "a secret value leaked into an error");
-        }
-    }
+    let values = env.stack.secret_values(&[f], &[API_KEY]).await;
+    let mut texts = errors.to_vec();
+    texts.push(serde_json::to_string(&env.findings.all()).unwrap());
+    common::assert_no_leak(logs, &values, &texts);
 }
 
 /// A name no other test in this process (or an earlier one on the same moto) uses.
@@ -607,51 +592,19 @@ async fn a_data_plane_failure_only_with_the_new_value_is_rolled_back() {
 
 // ------------------------------------------------------------------ delivery
 
-/// Security Hub findings with one of `ids`, read on a big-stack thread (GetFindings output
-/// overflows a test thread's stack in debug builds).
+/// Security Hub findings with one of `ids`: (id, description).
 async fn hub_findings(ids: Vec<String>) -> Vec<(String, Option<String>)> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let found = rt.block_on(async move {
-                let client = aws_sdk_securityhub::Client::new(&Moto::shared().sdk_config());
-                let mut found = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = client
-                        .get_findings()
-                        .max_results(100)
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .unwrap();
-                    for f in out.findings() {
-                        if f.id().is_some_and(|id| ids.iter().any(|w| w == id)) {
-                            found.push((
-                                f.id().unwrap().to_string(),
-                                f.description().map(str::to_string),
-                            ));
-                        }
-                    }
-                    token = out
-                        .next_token()
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string);
-                    if token.is_none() {
-                        break;
-                    }
-                }
-                found
-            });
-            let _ = tx.send(found);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    findings_with_ids(&Moto::shared().sdk_config(), &ids)
+        .await
+        .iter()
+        .map(|f| {
+            (
+                f.id().unwrap_or_default().to_string(),
+                f.description().map(str::to_string),
+            )
         })
-        .unwrap();
-    rx.await.unwrap()
+        .collect()
 }
 
 #[tokio::test]
@@ -705,7 +658,7 @@ async fn findings_reach_eventbridge_and_security_hub_and_a_second_run_updates_ra
     assert_eq!(stored.len(), 1, "the second run updates the finding");
     assert!(stored[0].1.as_deref().unwrap().contains("typo-key"));
 
-    let values = secret_values(&env.stack, &f).await;
+    let values = env.stack.secret_values(&[&f], &[API_KEY]).await;
     let delivered = serde_json::to_string(&events).unwrap();
     for v in values {
         assert!(

@@ -107,19 +107,6 @@ async fn delete_upstream(
         .expect("DeleteUserPoolClientSecret");
 }
 
-/// Every client-secret value the fixtures' versions hold, plus `extra`, for leak checks.
-async fn secret_values(
-    stack: &LocalStack,
-    fixtures: &[&CognitoFixture],
-    extra: &[&str],
-) -> Vec<String> {
-    let mut out: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    for f in fixtures {
-        out.extend(stack.client_secret_values(f).await);
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Audit and assertions
 
@@ -275,7 +262,9 @@ async fn ups_002_fires_when_the_client_has_more_live_secrets_than_the_model_and_
     let after = audit(&stack, AuditConfig::default()).await;
     after.assert_quiet(&["UPS-002"], &crowded.secret_arn);
 
-    let values = secret_values(&stack, &[&healthy, &crowded], &[extra_value]).await;
+    let values = stack
+        .secret_values(&[&healthy, &crowded], &[extra_value])
+        .await;
     findings.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -334,7 +323,7 @@ async fn ups_001_fires_for_a_secret_added_at_the_idp_after_the_rotation() {
     // AWSCURRENT's own secret is still known: nothing says it is gone.
     findings.assert_quiet(&["UPS-004", "UPS-005"], &f.secret_arn);
 
-    let values = secret_values(&stack, &[&healthy, &f], &[orphan_value]).await;
+    let values = stack.secret_values(&[&healthy, &f], &[orphan_value]).await;
     findings.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -402,7 +391,9 @@ async fn ups_003_fires_when_awsprevious_outlives_its_grace_period_from_the_docum
     let fixed = audit(&stack, AuditConfig::default()).await;
     fixed.assert_quiet(&["UPS-003"], &lapsed.secret_arn);
 
-    let values = secret_values(&stack, &[&healthy, &lapsed, &defaulted], &[]).await;
+    let values = stack
+        .secret_values(&[&healthy, &lapsed, &defaulted], &[])
+        .await;
     zero_default.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -478,7 +469,7 @@ async fn ups_004_fires_only_when_probing_is_on_and_the_idp_rejects_awscurrent() 
     );
     on.assert_healthy_quiet(&RULES, &healthy);
 
-    let values = secret_values(&stack, &[&healthy, &revoked], &[]).await;
+    let values = stack.secret_values(&[&healthy, &revoked], &[]).await;
     on.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -513,7 +504,7 @@ async fn ups_005_fires_when_the_documents_client_does_not_exist_at_the_idp() {
     );
     findings.assert_healthy_quiet(&RULES, &healthy);
 
-    let values = secret_values(&stack, &[&healthy, &ghost], &[]).await;
+    let values = stack.secret_values(&[&healthy, &ghost], &[]).await;
     findings.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -563,7 +554,7 @@ async fn sec_002_fires_past_the_maximum_age_for_rotated_and_never_rotated_secret
     standard.assert_quiet(&["SEC-002"], &never.secret_arn);
     standard.assert_healthy_quiet(&RULES, &healthy);
 
-    let values = secret_values(&stack, &[&healthy, &never], &[]).await;
+    let values = stack.secret_values(&[&healthy, &never], &[]).await;
     strict.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -631,7 +622,7 @@ async fn sec_003_fires_on_a_pending_rotation_past_the_threshold_and_not_on_one_i
     );
     stale.assert_healthy_quiet(&["SEC-003"], &healthy);
 
-    let values = secret_values(&stack, &[&healthy, &in_flight], &[]).await;
+    let values = stack.secret_values(&[&healthy, &in_flight], &[]).await;
     findings.assert_free_of(&values);
     stale.assert_free_of(&values);
     check_logs(&logs, &values);
@@ -669,7 +660,7 @@ async fn ref_012_fires_for_the_provider_whose_client_id_differs_from_the_documen
     findings.assert_quiet(&["REF-012"], &provider_arn("aligned"));
     findings.assert_healthy_quiet(&RULES, &healthy);
 
-    let values = secret_values(&stack, &[&healthy, &shared], &[]).await;
+    let values = stack.secret_values(&[&healthy, &shared], &[]).await;
     findings.assert_free_of(&values);
     check_logs(&logs, &values);
 }
@@ -794,12 +785,12 @@ async fn sec_005_fires_for_an_unbound_secret_and_one_whose_document_names_anothe
     fixed.assert_quiet(&["SEC-005"], &unbound.secret_arn);
     fixed.expect("SEC-005", &[&misbound.secret_arn]);
 
-    let values = secret_values(
-        &stack,
-        &[&healthy, &unbound, &misbound, &plain],
-        &[&other_value],
-    )
-    .await;
+    let values = stack
+        .secret_values(
+            &[&healthy, &unbound, &misbound, &plain],
+            &[other_value.as_str()],
+        )
+        .await;
     findings.assert_free_of(&values);
     targeted.assert_free_of(&values);
     fixed.assert_free_of(&values);

@@ -15,6 +15,7 @@ use agentcore_rotator::findings::{
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{self, Moto};
 use agentcore_rotator_testkit::providers::provider_arn;
+use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use async_trait::async_trait;
 
 const STALE_REFERENCE: Rule = Rule {
@@ -120,63 +121,8 @@ async fn security_hub() -> aws_sdk_securityhub::Client {
 }
 
 /// Every finding in moto's Security Hub whose Id is one of `ids`.
-///
-/// Runs on a thread of its own with a large stack: deserializing a `GetFindings` response
-/// (`AwsSecurityFinding` has hundreds of optional nested fields) overflows the 2 MiB stack of a
-/// test thread in unoptimized builds. Only tests read findings back; the sink never does.
-async fn hub_findings(
-    client: &aws_sdk_securityhub::Client,
-    ids: &[&str],
-) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
-    let client = client.clone();
-    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("get-findings".into())
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let _ = tx.send(runtime.block_on(get_findings_matching(client, ids)));
-        })
-        .unwrap();
-    rx.await.expect("GetFindings thread panicked")
-}
-
-async fn get_findings_matching(
-    client: aws_sdk_securityhub::Client,
-    ids: Vec<String>,
-) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
-    let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let out = client
-            .get_findings()
-            .max_results(100)
-            .set_next_token(token)
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            out.findings()
-                .iter()
-                .filter(|f| {
-                    f.id()
-                        .is_some_and(|id| ids.iter().any(|wanted| wanted == id))
-                })
-                .cloned(),
-        );
-        token = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    found
+async fn hub_findings(ids: &[&str]) -> Vec<aws_sdk_securityhub::types::AwsSecurityFinding> {
+    findings_with_ids(&Moto::shared().sdk_config(), ids).await
 }
 
 #[derive(Clone, Default)]
@@ -284,7 +230,7 @@ async fn security_hub_shows_imported_findings_and_a_second_import_updates_rather
     let report = sink.emit(&findings).await.unwrap();
     assert!(report.is_complete(), "{report:?}");
 
-    let stored = hub_findings(&client, &ids).await;
+    let stored = hub_findings(&ids).await;
     assert_eq!(stored.len(), 2);
     let stale = stored
         .iter()
@@ -335,7 +281,7 @@ async fn security_hub_shows_imported_findings_and_a_second_import_updates_rather
     assert_eq!(again[0].id(), findings[0].id());
     assert!(sink.emit(&again).await.unwrap().is_complete());
 
-    let stored = hub_findings(&client, &ids).await;
+    let stored = hub_findings(&ids).await;
     assert_eq!(stored.len(), 2, "re-import must not duplicate");
     for f in &stored {
         assert_eq!(f.created_at(), Some("2023-11-14T22:13:20.000Z"));
@@ -364,7 +310,7 @@ async fn a_resolved_finding_shows_compliance_passed_and_record_state_archived() 
         .unwrap()
         .is_complete());
 
-    let stored = hub_findings(&client, &[active.id()]).await;
+    let stored = hub_findings(&[active.id()]).await;
     assert_eq!(stored.len(), 1);
     let f = &stored[0];
     assert_eq!(
@@ -395,7 +341,7 @@ async fn more_than_one_hundred_findings_are_imported_in_batches_of_at_most_one_h
     assert_eq!(report.calls, 2);
 
     let ids: Vec<&str> = findings.iter().map(Finding::id).collect();
-    assert_eq!(hub_findings(&client, &ids).await.len(), 130);
+    assert_eq!(hub_findings(&ids).await.len(), 130);
 }
 
 #[tokio::test]
@@ -431,7 +377,7 @@ async fn emitters_deliver_to_every_sink_and_write_emf_lines() {
 
     assert_eq!(route.receive(5).await.len(), 5);
     let ids: Vec<&str> = findings.iter().map(Finding::id).collect();
-    assert_eq!(hub_findings(&hub, &ids).await.len(), 5);
+    assert_eq!(hub_findings(&ids).await.len(), 5);
 
     let text = String::from_utf8(emf.0.lock().unwrap().clone()).unwrap();
     let docs: Vec<serde_json::Value> = text
@@ -513,7 +459,7 @@ async fn one_unreachable_sink_does_not_stop_delivery_to_the_others() {
 #[tokio::test]
 async fn emitters_built_from_configuration_reach_eventbridge_and_security_hub() {
     let route = BusToQueue::create().await;
-    let hub = security_hub().await;
+    security_hub().await;
     let config = EmittersConfig::from_lookup(|key| match key {
         "ROTATOR_FINDINGS_EVENT_BUS" => Some(route.bus.clone()),
         "ROTATOR_SECURITY_HUB" => Some("true".into()),
@@ -531,5 +477,5 @@ async fn emitters_built_from_configuration_reach_eventbridge_and_security_hub() 
     assert!(outcomes.all_delivered(), "{outcomes:?}");
     assert_eq!(route.receive(2).await.len(), 2);
     let ids: Vec<&str> = findings.iter().map(Finding::id).collect();
-    assert_eq!(hub_findings(&hub, &ids).await.len(), 2);
+    assert_eq!(hub_findings(&ids).await.len(), 2);
 }

@@ -10,5 +10,6 @@ pub mod findings_route;
 pub mod moto;
 pub mod oidc;
 pub mod providers;
+pub mod security_hub;
 pub mod stack;
 pub mod wiring;

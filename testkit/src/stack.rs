@@ -346,6 +346,16 @@ impl LocalStack {
         out
     }
 
+    /// Every client-secret value the versions of `fixtures` hold, plus `extra` (other secret
+    /// values a test put somewhere), for leak checks.
+    pub async fn secret_values(&self, fixtures: &[&CognitoFixture], extra: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for f in fixtures {
+            out.extend(self.client_secret_values(f).await);
+        }
+        out
+    }
+
     pub async fn version_with(&self, secret_id: &str, stage: &str) -> Option<String> {
         self.stages(secret_id)
             .await

@@ -1,4 +1,4 @@
-//! Helpers shared by the end-to-end tests: log capture for leak checks.
+//! Helpers shared by the end-to-end tests: log capture and the leak check.
 
 #![allow(dead_code)]
 
@@ -35,6 +35,21 @@ impl CapturedLogs {
         for s in secrets {
             assert!(s.len() >= 8, "leak check needs a distinctive value");
             assert!(!text.contains(s), "a secret value leaked into the logs");
+        }
+    }
+}
+
+/// Fails if any of `values` (secret values) appears in the captured logs or in any of `texts`
+/// (error messages, serialized findings).
+pub fn assert_no_leak(logs: &CapturedLogs, values: &[String], texts: &[String]) {
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    logs.assert_free_of(&refs);
+    for text in texts {
+        for v in &refs {
+            assert!(
+                !text.contains(v),
+                "a secret value leaked into an error or a finding"
+            );
         }
     }
 }
