@@ -9,8 +9,8 @@ use std::sync::Arc;
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::aws::AwsUpstreams;
 use agentcore_rotator::findings::Finding;
-use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::agentcore::{ProviderKind, ProviderStatus};
 use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::providers::{

@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Trigger};
+use agentcore_rotator::aws::AwsUpstreams;
 use agentcore_rotator::event::Step;
-use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use agentcore_rotator_testkit::conductor::{Conductor, Invoker, RotationRun, StepProcess};
 use agentcore_rotator_testkit::fault::{FaultKind, FaultRule, Faults, Proxy, RequestRecord};
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};

@@ -2,7 +2,7 @@
 //! *resolved* (Security Hub: PASSED/ARCHIVED; EventBridge: state RESOLVED).
 //!
 //! Previous state comes from Security Hub (`GetFindings` filtered to our product ARN, ACTIVE
-//! record state and ids with our prefix; the adapter is in `crate::aws::secrets_inventory`).
+//! record state and ids with our prefix; the adapter is `crate::aws::security_hub_history`).
 //! Security Hub already stores every finding we import, under a stable id, so no second store
 //! can drift from it. Without Security Hub there is no history and nothing is reported
 //! resolved (documented in README).

@@ -1,4 +1,5 @@
-//! Adapters over AWS SDK clients: the only modules (with `upstream::cognito`) that see SDK types.
+//! Adapters over AWS SDK clients: the only modules (with `upstream::cognito`) that see SDK types,
+//! and the wiring that builds the product from them.
 
 pub mod agentcore;
 pub mod call_counter;
@@ -8,9 +9,11 @@ pub mod secret_meta;
 pub mod secrets_manager;
 pub mod secrets_reader;
 pub mod security_hub_history;
+pub mod upstreams;
 pub mod wiring;
 
 pub use errors::{error_code, error_summary};
+pub use upstreams::AwsUpstreams;
 pub use wiring::{auditor, hooks, hooks_from_lookup, rotator_from_lookup};
 
 use aws_config::SdkConfig;

@@ -15,10 +15,10 @@ use super::secrets_reader::SecretsReader;
 use super::security_hub_history::SecurityHubHistory;
 use crate::agentcore::{AgentCoreHooks, AgentCoreSettings, DataPlane};
 use crate::audit::{AuditConfig, Auditor};
+use crate::aws::AwsUpstreams;
 use crate::config::Config;
 use crate::findings::{Emitters, EmittersConfig, FindingsError};
 use crate::rotation::Rotator;
-use crate::upstream::cognito::AwsUpstreams;
 
 /// The rotation function as `src/bin/rotation.rs` runs it: configuration, the Secrets Manager
 /// store, the IdP adapters and the AgentCore hooks, from the loaded SDK configuration and an

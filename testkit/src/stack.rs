@@ -10,13 +10,13 @@ use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::secrets_manager::SecretsManagerStore;
 use agentcore_rotator::aws::secrets_reader::SecretsReader;
+use agentcore_rotator::aws::AwsUpstreams;
 use agentcore_rotator::config::Config;
 use agentcore_rotator::findings::Emitters;
 use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::secrets::store::SecretStore;
-use agentcore_rotator::upstream::cognito::AwsUpstreams;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
