@@ -7,6 +7,7 @@ pub mod conductor;
 pub mod fault;
 pub mod faulty_store;
 pub mod findings_route;
+pub mod idp;
 pub mod moto;
 pub mod oidc;
 pub mod providers;
