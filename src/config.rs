@@ -25,6 +25,93 @@ pub struct Config {
     /// `ROTATOR_COGNITO_DOMAIN_URL`: URL template of a Cognito prefix domain, with `{domain}`
     /// (and optionally `{region}`) to fill in.
     pub cognito_domain_url: String,
+    /// Which IdP admin APIs this deployment may call, and as whom.
+    pub idp_admin: IdpAdmin,
+}
+
+/// The deployment's IdP admin access (the document names only coordinates inside these).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IdpAdmin {
+    /// `ROTATOR_IDP_SIGNING_KEY_ID`: the KMS asymmetric key (RSA 2048+ or ECC_NIST_P256,
+    /// SIGN_VERIFY) that signs the admin client assertions for Okta and Keycloak.
+    pub signing_key_id: Option<String>,
+    /// `ROTATOR_OKTA_ORG_URL` + `ROTATOR_OKTA_ADMIN_CLIENT_ID`.
+    pub okta: Option<AdminClient>,
+}
+
+/// An IdP's base URL (origin only) and the rotator's admin client there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdminClient {
+    pub url: String,
+    pub client_id: String,
+}
+
+impl IdpAdmin {
+    fn from_lookup(
+        env: &Settings<impl Fn(&str) -> Option<String>>,
+        origins: &OriginPolicy,
+    ) -> Result<Self, ConfigError> {
+        let signing_key_id = env.text("ROTATOR_IDP_SIGNING_KEY_ID");
+        let okta = admin_client(
+            env,
+            origins,
+            "ROTATOR_OKTA_ORG_URL",
+            "ROTATOR_OKTA_ADMIN_CLIENT_ID",
+        )?;
+        if okta.is_some() && signing_key_id.is_none() {
+            return Err(ConfigError {
+                key: "ROTATOR_IDP_SIGNING_KEY_ID",
+                value: String::new(),
+                expected: "set when ROTATOR_OKTA_ORG_URL is: the KMS key that signs the admin client assertion".into(),
+            });
+        }
+        Ok(Self {
+            signing_key_id,
+            okta,
+        })
+    }
+}
+
+/// A base URL (scheme, host, port; https, or http on loopback with
+/// `ROTATOR_ALLOW_LOOPBACK_HTTP`) and the admin client id, both set or both unset.
+fn admin_client(
+    env: &Settings<impl Fn(&str) -> Option<String>>,
+    origins: &OriginPolicy,
+    url_key: &'static str,
+    client_key: &'static str,
+) -> Result<Option<AdminClient>, ConfigError> {
+    match (env.text(url_key), env.text(client_key)) {
+        (None, None) => Ok(None),
+        (Some(url), Some(client_id)) => {
+            let bad = |url: &str| {
+                ConfigError {
+                key: url_key,
+                value: redact_credentials(url),
+                expected: "an https origin such as https://example.okta.com (no path or query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
+            }
+            };
+            let parsed = origins
+                .check_derived(&url, url_key)
+                .map_err(|_| bad(&url))?;
+            if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+                return Err(bad(&url));
+            }
+            Ok(Some(AdminClient {
+                url: url.trim_end_matches('/').to_string(),
+                client_id,
+            }))
+        }
+        (Some(_), None) => Err(ConfigError {
+            key: client_key,
+            value: String::new(),
+            expected: format!("set when {url_key} is: the rotator's admin client id"),
+        }),
+        (None, Some(v)) => Err(ConfigError {
+            key: url_key,
+            value: String::new(),
+            expected: format!("set when {client_key} is ({v:?})"),
+        }),
+    }
 }
 
 impl Default for Config {
@@ -35,6 +122,7 @@ impl Default for Config {
             default_grace_period: Duration::from_secs(24 * 3600),
             origins: OriginPolicy::default(),
             cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
+            idp_admin: IdpAdmin::default(),
         }
     }
 }
@@ -143,6 +231,7 @@ impl Config {
         }
         config.origins = origin_policy_from_lookup(&lookup)?;
         config.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &config.origins)?;
+        config.idp_admin = IdpAdmin::from_lookup(&env, &config.origins)?;
         Ok(config)
     }
 }

@@ -17,6 +17,21 @@ const OWNED_KEYS: [&str; 4] = ["clientId", "clientSecretId", "rotation", "rotati
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdpKind {
     Cognito,
+    Entra,
+    Okta,
+    Keycloak,
+}
+
+impl IdpKind {
+    /// The `rotation.idp` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdpKind::Cognito => "cognito",
+            IdpKind::Entra => "entra",
+            IdpKind::Okta => "okta",
+            IdpKind::Keycloak => "keycloak",
+        }
+    }
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -46,6 +61,16 @@ pub struct RotationProfile {
     pub client_auth: ClientAuth,
     pub grace_period: Option<Duration>,
     pub secret_json_key: String,
+    /// Entra ID: the tenant (`rotation.tenantId`, a GUID or verified domain).
+    pub tenant_id: Option<String>,
+    /// Okta: the application id (`rotation.appId`, `0oa…`) and the custom authorization server
+    /// that proves the secret (`rotation.authorizationServerId`, default `default`).
+    pub app_id: Option<String>,
+    pub authorization_server_id: Option<String>,
+    /// Keycloak: the realm (`rotation.realm`) and whether a rotation without the
+    /// `secret-rotation` client policy may cut over with a window of failure (`rotation.cutover`).
+    pub realm: Option<String>,
+    pub cutover: bool,
 }
 
 /// The rotator's bookkeeping for one version (`rotationState`).
@@ -218,13 +243,19 @@ impl SecretDocument {
     /// The IdP coordinates this document rotates, in the form of the binding tag
     /// (`cognito:<userPoolId>/<clientId>`).
     pub fn coordinates(&self) -> String {
-        match self.profile.idp {
-            IdpKind::Cognito => format!(
-                "cognito:{}/{}",
-                self.profile.user_pool_id.as_deref().unwrap_or_default(),
-                self.client_id
-            ),
-        }
+        let p = &self.profile;
+        let scope = match p.idp {
+            IdpKind::Cognito => p.user_pool_id.as_deref(),
+            IdpKind::Entra => p.tenant_id.as_deref(),
+            IdpKind::Okta => p.app_id.as_deref(),
+            IdpKind::Keycloak => p.realm.as_deref(),
+        };
+        format!(
+            "{}:{}/{}",
+            p.idp.name(),
+            scope.unwrap_or_default(),
+            self.client_id
+        )
     }
 
     /// The value under an arbitrary top-level key, if it is a non-empty string (AgentCore's
@@ -303,16 +334,19 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
     };
     let idp = match string_field(p, "idp", "rotation.idp")?.as_str() {
         "cognito" => IdpKind::Cognito,
-        other @ ("okta" | "entra" | "keycloak" | "auth0") => {
+        "entra" => IdpKind::Entra,
+        "okta" => IdpKind::Okta,
+        "keycloak" => IdpKind::Keycloak,
+        "auth0" => {
             return Err(DocumentError::Invalid {
                 field: "rotation.idp".into(),
-                reason: format!("{other:?} is not supported yet; supported: \"cognito\""),
+                reason: format!("\"auth0\" is not supported (Auth0 keeps one secret, so rotation breaks callers; Secrets Manager rotates Auth0 client secrets itself); {SUPPORTED_IDPS}"),
             })
         }
         _ => {
             return Err(DocumentError::Invalid {
                 field: "rotation.idp".into(),
-                reason: "unknown identity provider; supported: \"cognito\"".into(),
+                reason: format!("unknown identity provider; {SUPPORTED_IDPS}"),
             })
         }
     };
@@ -328,6 +362,52 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
             });
         }
     }
+    let coordinate = |key: &str, kind: IdpKind, expected: &'static str, ok: fn(&str) -> bool| {
+        let path = format!("rotation.{key}");
+        let value = optional_string(p, key, &path)?;
+        match (&value, idp == kind) {
+            (None, true) => Err(DocumentError::Missing(path)),
+            (Some(v), _) if !ok(v) => Err(DocumentError::Invalid {
+                field: path,
+                reason: format!("expected {expected}"),
+            }),
+            _ => Ok(value),
+        }
+    };
+    let tenant_id = coordinate(
+        "tenantId",
+        IdpKind::Entra,
+        "a tenant GUID or domain name",
+        |v| is_name(v, b".-") && v.contains(['.', '-']),
+    )?;
+    let app_id = coordinate(
+        "appId",
+        IdpKind::Okta,
+        "an Okta application id such as 0oa1b2c3d4",
+        |v| is_name(v, b""),
+    )?;
+    let authorization_server_id =
+        match optional_string(p, "authorizationServerId", "rotation.authorizationServerId")? {
+            Some(v) if !is_name(&v, b"") => {
+                return Err(DocumentError::Invalid {
+                    field: "rotation.authorizationServerId".into(),
+                    reason: "expected an authorization server id such as default or aus1a2b3c"
+                        .into(),
+                })
+            }
+            v => v,
+        };
+    let realm = coordinate(
+        "realm",
+        IdpKind::Keycloak,
+        "a realm name (letters, digits, '.', '_', '-')",
+        |v| is_name(v, b"._-"),
+    )?;
+    let cutover = match p.get("cutover") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(wrong("rotation.cutover", "true or false")),
+    };
     let token_endpoint = match (
         optional_string(p, "tokenEndpoint", "rotation.tokenEndpoint")?,
         optional_string(p, "issuer", "rotation.issuer")?,
@@ -401,7 +481,24 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         client_auth,
         grace_period,
         secret_json_key,
+        tenant_id,
+        app_id,
+        authorization_server_id,
+        realm,
+        cutover,
     })
+}
+
+const SUPPORTED_IDPS: &str = "supported: \"cognito\", \"entra\", \"okta\", \"keycloak\"";
+
+/// An IdP coordinate that ends up in a URL path: ASCII letters and digits plus `extra`, at
+/// most 128 characters, not starting with punctuation (so never `..`, `/` or `?`).
+fn is_name(v: &str, extra: &[u8]) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.as_bytes()[0].is_ascii_alphanumeric()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
 
 fn require_http_url(url: String, field: &str) -> Result<String, DocumentError> {
@@ -591,11 +688,31 @@ mod tests {
     #[test]
     fn invalid_values_are_explained() {
         let mut v = valid();
+        v["rotation"]["idp"] = json!("auth0");
+        assert!(doc(v).unwrap_err().to_string().contains("not supported"));
+        let mut v = valid();
         v["rotation"]["idp"] = json!("okta");
-        assert!(doc(v)
-            .unwrap_err()
-            .to_string()
-            .contains("not supported yet"));
+        assert!(doc(v).unwrap_err().to_string().contains("rotation.appId"));
+        // Coordinates end up in URL paths: nothing but names.
+        for (idp, key, bad) in [
+            ("okta", "appId", "0oa1/../../users"),
+            ("okta", "appId", "0oa1?x=1"),
+            ("keycloak", "realm", "../master"),
+            ("keycloak", "realm", "a/b"),
+            ("entra", "tenantId", "common"),
+            ("entra", "tenantId", "evil.com/x"),
+        ] {
+            let mut v = valid();
+            v["rotation"]["idp"] = json!(idp);
+            v["rotation"][key] = json!(bad);
+            let err = doc(v).unwrap_err().to_string();
+            assert!(err.contains(&format!("rotation.{key}")), "{idp} {bad}: {err}");
+        }
+        let mut v = valid();
+        v["rotation"]["idp"] = json!("okta");
+        v["rotation"]["appId"] = json!("0oa1b2c3d4");
+        let d = doc(v).unwrap();
+        assert_eq!(d.coordinates(), format!("okta:0oa1b2c3d4/{}", d.client_id));
         let mut v = valid();
         v["rotation"]["userPoolId"] = json!("nope");
         assert!(doc(v)

@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use crate::findings::Timestamp;
-use crate::secret_doc::{IdpKind, SecretDocument};
+use crate::secret_doc::SecretDocument;
 use crate::secrets::collect::{lookup, policy_verdict, shape};
 pub use crate::secrets::inventory::{BATCH_SIZE, LIST_PAGE};
 use crate::secrets::{keys, Payload, SecretInventory, VersionRef};
@@ -545,12 +545,8 @@ impl Collector {
             ),
             None => (Lineage::Absent, None, None),
         };
-        let idp = match current.profile.idp {
-            IdpKind::Cognito => "cognito",
-        };
-        let pool = current.profile.user_pool_id.as_deref().unwrap_or("-");
         let facts = UpstreamFacts {
-            client: format!("{idp}:{pool}/{}", current.client_id),
+            client: current.coordinates(),
             live: live.map(|l| l.into_iter().map(|s| s.id).collect()),
             current: current_lineage,
             previous: previous_lineage,

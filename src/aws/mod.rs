@@ -5,6 +5,7 @@ pub mod agentcore;
 pub mod call_counter;
 pub mod continuer;
 pub mod errors;
+pub mod kms_signer;
 pub mod secret_meta;
 pub mod secrets_manager;
 pub mod secrets_reader;

@@ -72,6 +72,17 @@ pub async fn make_room(
     live.retain(|s| !removed.contains(&s.id));
 
     let Some(max) = upstream.capabilities().max_live_secrets else {
+        // No cap: still tidy up the secret AWSCURRENT superseded once its grace has passed
+        // (inside it, or when unidentified, it stays; nothing blocks the rotation).
+        if let Some(current_id) = current_id {
+            let previous = previous_secret(r, secret, desc, known.current, &live).await?;
+            if let Some(previous_id) = previous.filter(|p| p != current_id) {
+                if grace_remaining(r, known.current.doc).is_zero() {
+                    tracing::info!(upstream_secret_id = %previous_id, "removing superseded upstream secret after its grace period");
+                    upstream.remove_secret(client, &previous_id).await?;
+                }
+            }
+        }
         return Ok(());
     };
     if live.len() < max {

@@ -4,13 +4,14 @@
 //! that version's upstream secret, and the leftovers of earlier rolled-back or abandoned runs.
 
 use super::capacity::{self, Known};
-use super::{binding, client_ref, history, RotationError, Rotator, StepOutcome};
+use super::{binding, client_ref, history, secret_lifetime, RotationError, Rotator, StepOutcome};
 use crate::event::RotationEvent;
 use crate::secret_doc::{epoch_seconds, RotationState, Supersedes};
 use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING};
 use crate::secrets::SecretMeta;
 use crate::upstream::generate::random_secret;
 use crate::upstream::lineage::Version;
+use crate::upstream::{label_for, token_in_label, ClientRef, NewSecret, Upstream, UpstreamSecret};
 
 pub async fn run(
     r: &Rotator,
@@ -58,8 +59,15 @@ pub async fn run(
             current_id: found.current.clone(),
             leftovers: &found.leftovers,
         };
+        let live = remove_unrecorded(r, secret, upstream.as_ref(), &client, live).await?;
         capacity::make_room(r, secret, desc, upstream.as_ref(), &client, &live, &known).await?;
-        let added = upstream.add_secret(&client, None).await?;
+        let label = label_for(token);
+        let new = NewSecret {
+            value: None,
+            label: &label,
+            expires_after: secret_lifetime(r, desc, &current),
+        };
+        let added = upstream.add_secret(&client, &new).await?;
         let value = added.value.ok_or(RotationError::NoValue)?;
         state.upstream_ids_before.retain(|id| id != &added.id);
         state.leftover_upstream_ids.clear();
@@ -74,4 +82,38 @@ pub async fn run(
         )
         .await?;
     Ok(StepOutcome::Done)
+}
+
+/// Secrets the IdP generated for a rotation of ours that crashed before storing the value (the
+/// label names a ClientRequestToken that no version of this secret holds, or this very one):
+/// the value is lost, so nothing can use them; they are removed before anything is added.
+async fn remove_unrecorded(
+    r: &Rotator,
+    secret: &str,
+    upstream: &dyn Upstream,
+    client: &ClientRef,
+    live: Vec<UpstreamSecret>,
+) -> Result<Vec<UpstreamSecret>, RotationError> {
+    if !live
+        .iter()
+        .any(|s| s.label.as_deref().and_then(token_in_label).is_some())
+    {
+        return Ok(live);
+    }
+    let versions = r.store.list_versions(secret).await?;
+    let mut kept = Vec::with_capacity(live.len());
+    for s in live {
+        let unrecorded = s
+            .label
+            .as_deref()
+            .and_then(token_in_label)
+            .is_some_and(|t| !versions.iter().any(|v| v.id == t));
+        if unrecorded {
+            tracing::info!(upstream_secret_id = %s.id, "removing an upstream secret a crashed rotation of this secret created but never stored");
+            upstream.remove_secret(client, &s.id).await?;
+        } else {
+            kept.push(s);
+        }
+    }
+    Ok(kept)
 }

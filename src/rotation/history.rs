@@ -151,6 +151,7 @@ mod tests {
             .map(|id| UpstreamSecret {
                 id: id.to_string(),
                 created: None,
+                label: None,
             })
             .collect()
     }

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::event::{RotationEvent, Step};
 use crate::secret_doc::{DocumentError, SecretDocument};
 use crate::secrets::store::{SecretStore, StoreError, VersionRef, AWSCURRENT, AWSPENDING};
+use crate::secrets::SecretMeta;
 use crate::upstream::generate::RandomError;
 use crate::upstream::token_probe::{ProbeError, TokenProbe};
 use crate::upstream::{ClientRef, UpstreamDirectory, UpstreamError};
@@ -227,4 +228,22 @@ pub(crate) fn client_ref(doc: &SecretDocument) -> ClientRef {
     ClientRef {
         client_id: doc.client_id.clone(),
     }
+}
+
+/// Margin on top of the next rotation and the grace period, so an upstream secret with an
+/// expiry outlives a rotation that fails and is fixed within a week.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The interval assumed when the secret has no rotation schedule.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// How long a new upstream secret must stay valid (for IdPs that set an expiry): until the next
+/// scheduled rotation, then the grace period, plus [`EXPIRY_MARGIN`].
+pub(crate) fn secret_lifetime(r: &Rotator, desc: &SecretMeta, doc: &SecretDocument) -> Duration {
+    let now = (r.clock)();
+    let interval = desc
+        .next_rotation
+        .and_then(|t| t.to_system_time().duration_since(now).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_INTERVAL);
+    interval + r.grace_period(doc) + EXPIRY_MARGIN
 }

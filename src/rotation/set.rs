@@ -2,10 +2,11 @@
 //! after removing what earlier runs left and, at the IdP's cap, the superseded secret.
 
 use super::capacity::{self, Known};
-use super::{binding, client_ref, RotationError, Rotator, StepOutcome};
+use super::{binding, client_ref, secret_lifetime, RotationError, Rotator, StepOutcome};
 use crate::secrets::store::AWSCURRENT;
 use crate::secrets::SecretMeta;
 use crate::upstream::lineage::{self, Lineage, Version};
+use crate::upstream::{label_for, NewSecret};
 
 pub async fn run(
     r: &Rotator,
@@ -37,8 +38,16 @@ pub async fn run(
     };
     let known = Known::from_pending(current_version, &pending, &live);
     capacity::make_room(r, secret, desc, upstream.as_ref(), &client, &live, &known).await?;
+    let label = label_for(token);
     upstream
-        .add_secret(&client, Some(&pending.client_secret))
+        .add_secret(
+            &client,
+            &NewSecret {
+                value: Some(&pending.client_secret),
+                label: &label,
+                expires_after: secret_lifetime(r, desc, &pending),
+            },
+        )
         .await?;
     Ok(StepOutcome::Done)
 }

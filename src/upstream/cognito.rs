@@ -7,9 +7,10 @@ use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::Client;
 
 use super::generate::WORD_ALPHABET;
-use super::{AddedSecret, Capabilities, ClientRef, Upstream, UpstreamError, UpstreamSecret};
+use super::{
+    AddedSecret, Capabilities, ClientRef, NewSecret, Upstream, UpstreamError, UpstreamSecret,
+};
 use crate::secret_doc::cognito_region;
-use crate::sensitive::SecretString;
 
 /// Pages of ListUserPoolClientSecrets read at most: a client has two secrets at most, so a
 /// listing that goes on is an endpoint repeating itself.
@@ -160,6 +161,7 @@ impl Upstream for Cognito {
                     created: s
                         .client_secret_create_date()
                         .and_then(|d| std::time::SystemTime::try_from(*d).ok()),
+                    label: None,
                 })
             }));
             match page.next_token() {
@@ -176,9 +178,9 @@ impl Upstream for Cognito {
     async fn add_secret(
         &self,
         client: &ClientRef,
-        value: Option<&SecretString>,
+        new: &NewSecret<'_>,
     ) -> Result<AddedSecret, UpstreamError> {
-        let value = value.ok_or_else(|| {
+        let value = new.value.ok_or_else(|| {
             UpstreamError::Profile(
                 "Cognito secrets are chosen by the rotator; no value given".into(),
             )

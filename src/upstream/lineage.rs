@@ -182,6 +182,7 @@ mod tests {
             .map(|(id, at)| UpstreamSecret {
                 id: id.to_string(),
                 created: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*at)),
+                label: None,
             })
             .collect()
     }
@@ -220,6 +221,7 @@ mod tests {
             .map(|id| UpstreamSecret {
                 id: id.to_string(),
                 created: None,
+                label: None,
             })
             .collect()
     }

@@ -1,13 +1,16 @@
 //! The identity provider that issues the OAuth client secret ("upstream"): one trait for every
 //! IdP, one file per IdP, and the logic that maps upstream secrets onto secret versions.
 
+pub mod admin;
 pub mod cognito;
 pub mod generate;
 pub mod lineage;
+pub mod okta;
+pub mod rest;
 pub mod token_probe;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -32,6 +35,31 @@ pub struct Capabilities {
 pub struct UpstreamSecret {
     pub id: String,
     pub created: Option<SystemTime>,
+    /// The label the IdP keeps with the secret (Entra's `displayName`), where it keeps one: how a
+    /// secret created by a rotation that crashed before storing it is recognised as ours.
+    pub label: Option<String>,
+}
+
+/// The label of secrets a rotation creates: the prefix and the rotation's ClientRequestToken.
+pub const LABEL_PREFIX: &str = "agentcore-rotator ";
+
+pub fn label_for(token: &str) -> String {
+    format!("{LABEL_PREFIX}{token}")
+}
+
+/// The ClientRequestToken in a label this rotator wrote.
+pub fn token_in_label(label: &str) -> Option<&str> {
+    label.strip_prefix(LABEL_PREFIX).filter(|t| !t.is_empty())
+}
+
+/// What a new upstream secret is created with.
+pub struct NewSecret<'a> {
+    /// The value, when [`Capabilities::value_chosen_by_caller`].
+    pub value: Option<&'a SecretString>,
+    /// [`label_for`] the rotation's token, for IdPs that keep a label.
+    pub label: &'a str,
+    /// How long it should stay valid at most, for IdPs that set an expiry (Entra `endDateTime`).
+    pub expires_after: Duration,
 }
 
 /// The client whose secrets are rotated.
@@ -63,8 +91,21 @@ pub enum UpstreamError {
         operation: &'static str,
         message: String,
     },
+    #[error("identity provider throttled {operation}{}", .retry_after_secs.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
+    Throttled {
+        operation: &'static str,
+        retry_after_secs: Option<u64>,
+    },
+    #[error("identity provider policy {policy} refused {operation}: {message}")]
+    Policy {
+        operation: &'static str,
+        policy: String,
+        message: String,
+    },
     #[error("rotation profile does not fit this identity provider: {0}")]
     Profile(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 #[async_trait]
@@ -74,11 +115,11 @@ pub trait Upstream: Send + Sync {
     /// proving a secret when the document names none.
     async fn token_endpoint(&self) -> Result<String, UpstreamError>;
     async fn list_secrets(&self, client: &ClientRef) -> Result<Vec<UpstreamSecret>, UpstreamError>;
-    /// Creates a secret; with `value` when [`Capabilities::value_chosen_by_caller`].
+    /// Creates a secret.
     async fn add_secret(
         &self,
         client: &ClientRef,
-        value: Option<&SecretString>,
+        new: &NewSecret<'_>,
     ) -> Result<AddedSecret, UpstreamError>;
     /// Removes a secret. Adapters for IdPs that only delete inactive secrets (Okta) deactivate
     /// first, so callers never see that step. Removing one that is already gone succeeds, so

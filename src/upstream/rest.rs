@@ -1,0 +1,153 @@
+//! JSON calls to an IdP's management API (Okta, Microsoft Graph, Keycloak): a bearer from the
+//! admin credential, the hardened client (no redirects, bounded time and body), a few retries
+//! on 429/503 within a small budget honouring `Retry-After`, and errors classified the way the
+//! rotation needs them (not found, denied, capacity, throttled). Bodies are never logged;
+//! an IdP's error text is kept short and printable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::admin::AdminCredential;
+use super::UpstreamError;
+use crate::http::{self, BODY_LIMIT};
+
+/// Attempts per call, and the longest `Retry-After` waited for inside one call (longer
+/// throttling ends the call; Secrets Manager retries the step).
+const ATTEMPTS: u32 = 3;
+const MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// An answer that was not a success, for the adapter to classify further.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub body: Value,
+    pub retry_after: Option<Duration>,
+}
+
+pub struct Rest {
+    pub http: reqwest::Client,
+    pub admin: Arc<dyn AdminCredential>,
+}
+
+impl Rest {
+    /// One call; `Ok(None)` for an empty success body (204).
+    pub async fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<Result<Option<Value>, Failure>, UpstreamError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let bearer = self.admin.bearer().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(bearer.expose())
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            let response = request.send().await.map_err(|e| UpstreamError::Call {
+                operation,
+                message: http::describe(&e),
+            })?;
+            if let Some(redirect) = http::redirect_summary(&response) {
+                return Err(UpstreamError::Call {
+                    operation,
+                    message: format!(
+                        "the IdP answered with a redirect ({redirect}); redirects are never followed"
+                    ),
+                });
+            }
+            let status = response.status();
+            let retry_after = retry_after(response.headers());
+            let bytes =
+                http::read_capped(response, BODY_LIMIT)
+                    .await
+                    .map_err(|e| UpstreamError::Call {
+                        operation,
+                        message: e.to_string(),
+                    })?;
+            let json = if bytes.is_empty() {
+                None
+            } else {
+                serde_json::from_slice(&bytes).ok()
+            };
+            if status.is_success() {
+                return Ok(Ok(json));
+            }
+            let transient = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            let wait = retry_after.unwrap_or(Duration::from_millis(200 * u64::from(attempt)));
+            if transient && attempt < ATTEMPTS && wait <= MAX_WAIT {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Ok(Err(Failure {
+                status,
+                body: json.unwrap_or(Value::Null),
+                retry_after,
+            }));
+        }
+    }
+}
+
+impl Failure {
+    /// The generic classification; adapters match vendor codes (capacity, policy) first.
+    pub fn into_error(
+        self,
+        operation: &'static str,
+        client_id: &str,
+        detail: &str,
+    ) -> UpstreamError {
+        let message = printable_detail(detail);
+        match self.status.as_u16() {
+            404 => UpstreamError::ClientNotFound {
+                client_id: client_id.to_string(),
+            },
+            401 | 403 => UpstreamError::AccessDenied { operation, message },
+            429 => UpstreamError::Throttled {
+                operation,
+                retry_after_secs: self.retry_after.map(|d| d.as_secs()),
+            },
+            status => UpstreamError::Call {
+                operation,
+                message: format!("HTTP {status}: {message}"),
+            },
+        }
+    }
+}
+
+/// `Retry-After` in seconds (HTTP dates are rare from IdPs and treated as absent), capped so a
+/// huge value cannot overflow anything.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    let secs: u64 = v.parse().ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+/// An IdP's error text as errors print it: one line, printable ASCII, at most 300 characters.
+pub fn printable_detail(detail: &str) -> String {
+    let cleaned: String = detail
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(300)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "no detail given".into()
+    } else {
+        cleaned.trim().to_string()
+    }
+}
