@@ -706,7 +706,10 @@ mod tests {
             v["rotation"]["idp"] = json!(idp);
             v["rotation"][key] = json!(bad);
             let err = doc(v).unwrap_err().to_string();
-            assert!(err.contains(&format!("rotation.{key}")), "{idp} {bad}: {err}");
+            assert!(
+                err.contains(&format!("rotation.{key}")),
+                "{idp} {bad}: {err}"
+            );
         }
         let mut v = valid();
         v["rotation"]["idp"] = json!("okta");

@@ -29,8 +29,9 @@ pub fn rotator_from_lookup(
 ) -> Result<Rotator, Box<dyn std::error::Error + Send + Sync>> {
     let config = Config::from_lookup(&lookup)?;
     let agentcore = hooks_from_lookup(sdk, &lookup)?;
-    let upstreams =
-        AwsUpstreams::new(sdk.clone()).with_cognito_domain_url(config.cognito_domain_url.clone());
+    let upstreams = AwsUpstreams::new(sdk.clone())
+        .with_cognito_domain_url(config.cognito_domain_url.clone())
+        .with_idp_admin(&config.idp_admin, &config.origins);
     Ok(Rotator::new(
         Arc::new(SecretsManagerStore::new(sdk)),
         Arc::new(upstreams),
