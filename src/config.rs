@@ -37,6 +37,18 @@ pub struct IdpAdmin {
     pub signing_key_id: Option<String>,
     /// `ROTATOR_OKTA_ORG_URL` + `ROTATOR_OKTA_ADMIN_CLIENT_ID`.
     pub okta: Option<AdminClient>,
+    /// `ROTATOR_KEYCLOAK_URL` + `ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID` (+ the optional
+    /// `ROTATOR_KEYCLOAK_ADMIN_REALM`).
+    pub keycloak: Option<KeycloakAdmin>,
+}
+
+/// The Keycloak server and the rotator's "Signed JWT" admin client there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeycloakAdmin {
+    pub client: AdminClient,
+    /// The realm the admin client lives in (`master` for a server-wide service account);
+    /// `None`: the realm each document names (a service account per realm).
+    pub realm: Option<String>,
 }
 
 /// An IdP's base URL (origin only) and the rotator's admin client there.
@@ -57,17 +69,47 @@ impl IdpAdmin {
             origins,
             "ROTATOR_OKTA_ORG_URL",
             "ROTATOR_OKTA_ADMIN_CLIENT_ID",
+            false,
         )?;
-        if okta.is_some() && signing_key_id.is_none() {
-            return Err(ConfigError {
-                key: "ROTATOR_IDP_SIGNING_KEY_ID",
-                value: String::new(),
-                expected: "set when ROTATOR_OKTA_ORG_URL is: the KMS key that signs the admin client assertion".into(),
-            });
+        // Keycloak may be served under a path (`/auth` before Keycloak 17, or KC_HTTP_RELATIVE_PATH).
+        let keycloak = admin_client(
+            env,
+            origins,
+            "ROTATOR_KEYCLOAK_URL",
+            "ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID",
+            true,
+        )?;
+        let admin_realm = env.text("ROTATOR_KEYCLOAK_ADMIN_REALM");
+        if let Some(realm) = &admin_realm {
+            if !crate::secret_doc::is_name(realm, b"._-") {
+                return Err(ConfigError {
+                    key: "ROTATOR_KEYCLOAK_ADMIN_REALM",
+                    value: realm.clone(),
+                    expected: "a realm name (letters, digits, '.', '_', '-')".into(),
+                });
+            }
+        }
+        for (set, url_key) in [
+            (okta.is_some(), "ROTATOR_OKTA_ORG_URL"),
+            (keycloak.is_some(), "ROTATOR_KEYCLOAK_URL"),
+        ] {
+            if set && signing_key_id.is_none() {
+                return Err(ConfigError {
+                    key: "ROTATOR_IDP_SIGNING_KEY_ID",
+                    value: String::new(),
+                    expected: format!(
+                        "set when {url_key} is: the KMS key that signs the admin client assertion"
+                    ),
+                });
+            }
         }
         Ok(Self {
             signing_key_id,
             okta,
+            keycloak: keycloak.map(|client| KeycloakAdmin {
+                client,
+                realm: admin_realm,
+            }),
         })
     }
 }
@@ -79,6 +121,7 @@ fn admin_client(
     origins: &OriginPolicy,
     url_key: &'static str,
     client_key: &'static str,
+    path_allowed: bool,
 ) -> Result<Option<AdminClient>, ConfigError> {
     match (env.text(url_key), env.text(client_key)) {
         (None, None) => Ok(None),
@@ -87,13 +130,16 @@ fn admin_client(
                 ConfigError {
                 key: url_key,
                 value: redact_credentials(url),
-                expected: "an https origin such as https://example.okta.com (no path or query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
+                expected: format!("an https URL such as https://idp.example.com ({}no query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)", if path_allowed { "a path prefix allowed, " } else { "no path, " }),
             }
             };
             let parsed = origins
                 .check_derived(&url, url_key)
                 .map_err(|_| bad(&url))?;
-            if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+            if (!path_allowed && !matches!(parsed.path(), "" | "/"))
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
                 return Err(bad(&url));
             }
             Ok(Some(AdminClient {
@@ -490,5 +536,96 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.cognito_domain_url, template);
+    }
+
+    #[test]
+    fn idp_admin_access_is_read_per_idp_with_the_signing_key() {
+        let c = with(&[
+            ("ROTATOR_IDP_SIGNING_KEY_ID", "alias/agentcore-rotator-idp"),
+            ("ROTATOR_OKTA_ORG_URL", "https://example.okta.com/"),
+            ("ROTATOR_OKTA_ADMIN_CLIENT_ID", "0oa-rotator"),
+            ("ROTATOR_KEYCLOAK_URL", "https://sso.example.com/auth"),
+            ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "agentcore-rotator"),
+            ("ROTATOR_KEYCLOAK_ADMIN_REALM", "master"),
+        ])
+        .unwrap();
+        let admin = c.idp_admin;
+        assert_eq!(
+            admin.signing_key_id.as_deref(),
+            Some("alias/agentcore-rotator-idp")
+        );
+        assert_eq!(
+            admin.okta,
+            Some(AdminClient {
+                url: "https://example.okta.com".into(),
+                client_id: "0oa-rotator".into()
+            })
+        );
+        let kc = admin.keycloak.unwrap();
+        assert_eq!(kc.client.url, "https://sso.example.com/auth");
+        assert_eq!(kc.realm.as_deref(), Some("master"));
+        assert_eq!(with(&[]).unwrap().idp_admin, IdpAdmin::default());
+    }
+
+    #[test]
+    fn incomplete_or_unsafe_idp_admin_settings_are_errors_naming_the_key() {
+        let key = "ROTATOR_IDP_SIGNING_KEY_ID";
+        for (pairs, expected) in [
+            (
+                vec![
+                    ("ROTATOR_KEYCLOAK_URL", "https://sso.example.com"),
+                    ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "rotator"),
+                ],
+                key,
+            ),
+            (
+                vec![
+                    (key, "k"),
+                    ("ROTATOR_KEYCLOAK_URL", "https://sso.example.com"),
+                ],
+                "ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID",
+            ),
+            (
+                vec![(key, "k"), ("ROTATOR_OKTA_ADMIN_CLIENT_ID", "0oa")],
+                "ROTATOR_OKTA_ORG_URL",
+            ),
+            // Okta orgs have no path; Keycloak may, but never a query.
+            (
+                vec![
+                    (key, "k"),
+                    ("ROTATOR_OKTA_ORG_URL", "https://example.okta.com/x"),
+                    ("ROTATOR_OKTA_ADMIN_CLIENT_ID", "0oa"),
+                ],
+                "ROTATOR_OKTA_ORG_URL",
+            ),
+            (
+                vec![
+                    (key, "k"),
+                    ("ROTATOR_KEYCLOAK_URL", "https://sso.example.com/?realm=x"),
+                    ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "rotator"),
+                ],
+                "ROTATOR_KEYCLOAK_URL",
+            ),
+            (
+                vec![
+                    (key, "k"),
+                    ("ROTATOR_KEYCLOAK_URL", "http://sso.example.com"),
+                    ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "rotator"),
+                ],
+                "ROTATOR_KEYCLOAK_URL",
+            ),
+            (
+                vec![
+                    (key, "k"),
+                    ("ROTATOR_KEYCLOAK_URL", "https://sso.example.com"),
+                    ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "rotator"),
+                    ("ROTATOR_KEYCLOAK_ADMIN_REALM", "../master"),
+                ],
+                "ROTATOR_KEYCLOAK_ADMIN_REALM",
+            ),
+        ] {
+            let err = with(&pairs).unwrap_err();
+            assert_eq!(err.key, expected, "{pairs:?}: {err}");
+        }
     }
 }

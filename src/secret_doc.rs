@@ -493,7 +493,7 @@ const SUPPORTED_IDPS: &str = "supported: \"cognito\", \"entra\", \"okta\", \"key
 
 /// An IdP coordinate that ends up in a URL path: ASCII letters and digits plus `extra`, at
 /// most 128 characters, not starting with punctuation (so never `..`, `/` or `?`).
-fn is_name(v: &str, extra: &[u8]) -> bool {
+pub(crate) fn is_name(v: &str, extra: &[u8]) -> bool {
     !v.is_empty()
         && v.len() <= 128
         && v.as_bytes()[0].is_ascii_alphanumeric()

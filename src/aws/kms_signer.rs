@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeyUsageType, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
 use serde_json::Value;
 
@@ -35,12 +35,26 @@ impl KmsSigner {
                 error_summary(&e)
             ))
             })?;
-        let der = out.public_key().map(|b| b.as_ref()).unwrap_or_default();
-        let (jwk, alg) = jwk::from_spki(der).map_err(|e| {
+        let unusable = |why: String| {
             UpstreamError::Setup(format!(
-                "the IdP signing key {key_id} cannot sign RS256/ES256 client assertions: {e}; create an RSA_2048 (or larger) or ECC_NIST_P256 SIGN_VERIFY key"
+                "the IdP signing key {key_id} cannot sign RS256/ES256 client assertions: {why}; create an RSA_2048 (or larger) or ECC_NIST_P256 SIGN_VERIFY key"
             ))
-        })?;
+        };
+        if out.key_usage() != Some(&KeyUsageType::SignVerify) {
+            return Err(unusable(format!(
+                "its key usage is {}",
+                out.key_usage().map_or("unknown", |u| u.as_str())
+            )));
+        }
+        let der = out.public_key().map(|b| b.as_ref()).unwrap_or_default();
+        let (jwk, alg) = jwk::from_spki(der).map_err(|e| unusable(e.to_string()))?;
+        let needed = match alg {
+            JwsAlg::Rs256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+            JwsAlg::Es256 => SigningAlgorithmSpec::EcdsaSha256,
+        };
+        if !out.signing_algorithms().contains(&needed) {
+            return Err(unusable(format!("it does not offer {}", needed.as_str())));
+        }
         let kid = jwk["kid"].as_str().unwrap_or_default().to_string();
         Ok(Self {
             client,

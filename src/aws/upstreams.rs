@@ -18,6 +18,7 @@ use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::upstream::admin::jws::{SignedAssertion, Signer};
 use crate::upstream::admin::{AdminCredential, ClientCredentials};
 use crate::upstream::cognito::Cognito;
+use crate::upstream::keycloak::Keycloak;
 use crate::upstream::okta::{self, Okta};
 use crate::upstream::{Upstream, UpstreamDirectory, UpstreamError};
 
@@ -33,6 +34,10 @@ pub struct AwsUpstreams {
     http: reqwest::Client,
     /// The admin credentials, built on first use and kept (tokens in memory only).
     okta_admin: OnceCell<Arc<dyn AdminCredential>>,
+    /// Keycloak admin credentials per admin realm.
+    keycloak_admin: Mutex<HashMap<String, Arc<dyn AdminCredential>>>,
+    /// The signer, loaded (GetPublicKey) once.
+    signer: OnceCell<Arc<dyn Signer>>,
 }
 
 impl AwsUpstreams {
@@ -45,6 +50,8 @@ impl AwsUpstreams {
             idp_admin: IdpAdmin::default(),
             http: OriginPolicy::default().client(),
             okta_admin: OnceCell::new(),
+            keycloak_admin: Mutex::new(HashMap::new()),
+            signer: OnceCell::new(),
         }
     }
 
@@ -60,12 +67,78 @@ impl AwsUpstreams {
         let key = self.idp_admin.signing_key_id.as_deref().ok_or_else(|| {
             UpstreamError::Setup("ROTATOR_IDP_SIGNING_KEY_ID is not set: the rotator has no key to sign its admin client assertion with".into())
         })?;
-        let mut conf = aws_sdk_kms::config::Builder::from(&self.base);
-        if let Some(c) = &self.counter {
-            conf = conf.interceptor(c.clone());
-        }
-        let client = aws_sdk_kms::Client::from_conf(conf.build());
-        Ok(Arc::new(KmsSigner::load(client, key).await?))
+        self.signer
+            .get_or_try_init(|| async {
+                let mut conf = aws_sdk_kms::config::Builder::from(&self.base);
+                if let Some(c) = &self.counter {
+                    conf = conf.interceptor(c.clone());
+                }
+                let client = aws_sdk_kms::Client::from_conf(conf.build());
+                Ok(Arc::new(KmsSigner::load(client, key).await?) as Arc<dyn Signer>)
+            })
+            .await
+            .cloned()
+    }
+
+    /// `client_credentials` at `token_url` with a KMS-signed assertion whose audience is the
+    /// token endpoint.
+    async fn signed_admin(
+        &self,
+        token_url: String,
+        client_id: &str,
+        scope: Option<String>,
+    ) -> Result<Arc<dyn AdminCredential>, UpstreamError> {
+        let source = SignedAssertion::new(self.signer().await?, client_id);
+        Ok(Arc::new(ClientCredentials::new(
+            self.http.clone(),
+            token_url.clone(),
+            token_url,
+            client_id,
+            scope,
+            Arc::new(source),
+        )))
+    }
+
+    async fn keycloak(
+        &self,
+        profile: &RotationProfile,
+    ) -> Result<Arc<dyn Upstream>, UpstreamError> {
+        let server = self.idp_admin.keycloak.as_ref().ok_or_else(|| {
+            UpstreamError::Setup("this deployment has no Keycloak server: set ROTATOR_KEYCLOAK_URL and ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID".into())
+        })?;
+        let realm = profile
+            .realm
+            .as_deref()
+            .ok_or_else(|| UpstreamError::Profile("rotation.realm is required".into()))?;
+        let admin_realm = server.realm.as_deref().unwrap_or(realm);
+        let cached = self
+            .keycloak_admin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(admin_realm)
+            .cloned();
+        let admin = match cached {
+            Some(a) => a,
+            None => {
+                let token_url = Keycloak::token_url(&server.client.url, admin_realm);
+                let a = self
+                    .signed_admin(token_url, &server.client.client_id, None)
+                    .await?;
+                self.keycloak_admin
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(admin_realm.to_string())
+                    .or_insert(a)
+                    .clone()
+            }
+        };
+        Ok(Arc::new(Keycloak::new(
+            self.http.clone(),
+            admin,
+            &server.client.url,
+            realm,
+            profile.cutover,
+        )))
     }
 
     async fn okta(&self, profile: &RotationProfile) -> Result<Arc<dyn Upstream>, UpstreamError> {
@@ -78,17 +151,12 @@ impl AwsUpstreams {
             .ok_or_else(|| UpstreamError::Profile("rotation.appId is required".into()))?;
         let admin = self
             .okta_admin
-            .get_or_try_init(|| async {
-                let token_url = Okta::admin_token_url(&org.url);
-                let source = SignedAssertion::new(self.signer().await?, &org.client_id);
-                Ok::<_, UpstreamError>(Arc::new(ClientCredentials::new(
-                    self.http.clone(),
-                    token_url.clone(),
-                    token_url,
+            .get_or_try_init(|| {
+                self.signed_admin(
+                    Okta::admin_token_url(&org.url),
                     &org.client_id,
                     Some(okta::ADMIN_SCOPES.to_string()),
-                    Arc::new(source),
-                )) as Arc<dyn AdminCredential>)
+                )
             })
             .await?
             .clone();
@@ -153,7 +221,8 @@ impl UpstreamDirectory for AwsUpstreams {
                 )))
             }
             IdpKind::Okta => self.okta(profile).await,
-            IdpKind::Entra | IdpKind::Keycloak => Err(UpstreamError::Setup(format!(
+            IdpKind::Keycloak => self.keycloak(profile).await,
+            IdpKind::Entra => Err(UpstreamError::Setup(format!(
                 "rotation.idp {:?} is not wired in this build yet",
                 profile.idp.name()
             ))),

@@ -66,6 +66,7 @@ pub async fn run(
             value: None,
             label: &label,
             expires_after: secret_lifetime(r, desc, &current),
+            current: Some(&current.client_secret),
         };
         let added = upstream.add_secret(&client, &new).await?;
         let value = added.value.ok_or(RotationError::NoValue)?;

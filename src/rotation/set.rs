@@ -46,6 +46,7 @@ pub async fn run(
                 value: Some(&pending.client_secret),
                 label: &label,
                 expires_after: secret_lifetime(r, desc, &pending),
+                current: Some(&current.client_secret),
             },
         )
         .await?;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cognito;
 pub mod generate;
+pub mod keycloak;
 pub mod lineage;
 pub mod okta;
 pub mod rest;
@@ -60,6 +61,9 @@ pub struct NewSecret<'a> {
     pub label: &'a str,
     /// How long it should stay valid at most, for IdPs that set an expiry (Entra `endDateTime`).
     pub expires_after: Duration,
+    /// The value AWSCURRENT holds, for IdPs whose secrets can be read back and compared
+    /// (Keycloak): never sent anywhere, never logged.
+    pub current: Option<&'a SecretString>,
 }
 
 /// The client whose secrets are rotated.

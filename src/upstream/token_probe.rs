@@ -272,6 +272,8 @@ impl TokenProbe {
         match (status, error.as_deref()) {
             (200, _) if body.as_ref().is_some_and(|b| b.access_token.is_some()) => Attempt::Ok,
             (_, Some("invalid_client")) => Attempt::InvalidClient,
+            // Keycloak answers a wrong (or not yet propagated) secret with 401 unauthorized_client.
+            (401, Some("unauthorized_client")) => Attempt::InvalidClient,
             (429, _) => Attempt::Retry("HTTP 429 (throttled)".into(), retry_after),
             (s, _) if s >= 500 => Attempt::Retry(format!("HTTP {s}"), retry_after),
             (_, Some(e)) => Attempt::Fatal(sanitize_code(e)),

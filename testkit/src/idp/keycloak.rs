@@ -549,6 +549,21 @@ impl Client {
         Some(value)
     }
 
+    /// The secret-rotation executor's first sight of a client at a token request: it records
+    /// `client.secret.expiration.time` when the client has none.
+    fn mark_under_policy(&mut self) {
+        if let Auth::Secret {
+            expires,
+            policy: Some(p),
+            ..
+        } = &mut self.auth
+        {
+            if expires.is_none() {
+                *expires = Some(SystemTime::now() + p.expiration);
+            }
+        }
+    }
+
     /// Sets the secret in place as `PUT …/clients/{uuid}` with a `secret` does: no overlap; the
     /// rotation info survives only under the policy.
     fn set_secret(&mut self, value: &str, propagation: Duration) {
@@ -999,6 +1014,7 @@ async fn token(
             INVALID_CLIENT_DESCRIPTION,
         );
     }
+    client.mark_under_policy();
     let (token, expires_in) = sim.issue_token(Some(&realm), Vec::new());
     token_response(&token, expires_in)
 }

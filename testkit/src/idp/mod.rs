@@ -1,2 +1,3 @@
 pub mod assertion;
 pub mod keycloak;
+pub mod rig;

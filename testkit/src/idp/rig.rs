@@ -1,0 +1,227 @@
+//! Rotating at the IdP simulators through the production wiring: a KMS signing key in moto for the
+//! rotator's admin client assertion, the deployment's IdP admin configuration, and bound secret
+//! documents. The rotator reaches everything by endpoint configuration only.
+
+use std::sync::Arc;
+
+use agentcore_rotator::aws::kms_signer::KmsSigner;
+use agentcore_rotator::aws::AwsUpstreams;
+use agentcore_rotator::config::{AdminClient, Config, IdpAdmin, KeycloakAdmin};
+use agentcore_rotator::http::Origin;
+use agentcore_rotator::rotation::binding::BINDING_TAG;
+use agentcore_rotator::rotation::Rotator;
+use agentcore_rotator::secret_doc::SecretDocument;
+use agentcore_rotator::secrets::store::SecretStore;
+use agentcore_rotator::sensitive::SecretString;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use serde_json::{json, Value};
+
+use super::keycloak::KeycloakSim;
+use crate::stack::LocalStack;
+
+/// An asymmetric KMS key in moto (`ECC_NIST_P256` or `RSA_2048`, SIGN_VERIFY) and its public
+/// JWK as the rotator publishes it (`agentcore-rotator idp-key jwk`).
+pub async fn signing_key(stack: &LocalStack, spec: KeySpec) -> (String, Value) {
+    let kms = aws_sdk_kms::Client::new(&stack.moto.sdk_config());
+    let key = kms
+        .create_key()
+        .key_spec(spec)
+        .key_usage(KeyUsageType::SignVerify)
+        .description("agentcore-rotator IdP admin assertion key")
+        .send()
+        .await
+        .expect("CreateKey");
+    let key_id = key.key_metadata().expect("metadata").key_id().to_string();
+    let signer = KmsSigner::load(kms, &key_id)
+        .await
+        .expect("the key signs JWS");
+    (key_id, signer.jwk().clone())
+}
+
+impl LocalStack {
+    /// A rotator whose IdP adapters are configured by `admin` (KMS at moto), with `origins`
+    /// (the simulators' token endpoints) allowed.
+    pub fn rotator_with_idp(&self, admin: &IdpAdmin, origins: &[&str], config: Config) -> Rotator {
+        self.rotator_with_idp_over(self.store(), admin, origins, config)
+    }
+
+    /// [`LocalStack::rotator_with_idp`] over another store (e.g. a [`crate::faulty_store::FaultyStore`]).
+    pub fn rotator_with_idp_over(
+        &self,
+        store: Arc<dyn SecretStore>,
+        admin: &IdpAdmin,
+        origins: &[&str],
+        config: Config,
+    ) -> Rotator {
+        let mut config = config;
+        config.idp_admin = admin.clone();
+        for o in origins {
+            config
+                .origins
+                .allowed
+                .push(Origin::parse(o).expect("simulator origin"));
+        }
+        let upstreams = AwsUpstreams::new(self.moto.sdk_config())
+            .with_cognito_domain_url(self.cognito.domain_url())
+            .with_idp_admin(&config.idp_admin, &config.origins);
+        Rotator::new(store, Arc::new(upstreams), config)
+    }
+
+    /// Creates the secret holding `doc`, bound (as an administrator would) to the coordinates
+    /// the document names. Returns its ARN.
+    pub async fn bound_secret(&self, doc: &Value) -> String {
+        let parsed = SecretDocument::parse(Some(&SecretString::new(doc.to_string())))
+            .expect("a valid document");
+        let name = format!("agentcore/test/{}", uuid::Uuid::new_v4().simple());
+        let out = self
+            .sm
+            .create_secret()
+            .name(name)
+            .secret_string(doc.to_string())
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(BINDING_TAG)
+                    .value(parsed.coordinates())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateSecret");
+        out.arn().expect("arn").to_string()
+    }
+
+    /// Every `clientSecret` any version of `secret_arn` holds, plus `extra`, for leak checks.
+    pub async fn stored_secret_values(&self, secret_arn: &str, extra: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for id in self.stages(secret_arn).await.keys() {
+            let Ok(v) = self
+                .sm
+                .get_secret_value()
+                .secret_id(secret_arn)
+                .version_id(id)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let doc: Value =
+                serde_json::from_str(v.secret_string().unwrap_or("{}")).unwrap_or_default();
+            if let Some(secret) = doc["clientSecret"].as_str() {
+                out.push(secret.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// The realm the Keycloak rig's clients and admin client live in.
+pub const KEYCLOAK_REALM: &str = "agents";
+/// The rotator's "Signed JWT" admin client there.
+pub const KEYCLOAK_ADMIN_CLIENT: &str = "agentcore-rotator";
+
+/// A Keycloak server with the rotator's admin client registered (its key in moto's KMS).
+pub struct KeycloakRig {
+    pub sim: KeycloakSim,
+    pub key_id: String,
+    pub jwk: Value,
+    pub admin: IdpAdmin,
+}
+
+/// A Keycloak client whose secret is stored in Secrets Manager, ready to rotate.
+pub struct KeycloakFixture {
+    pub secret_arn: String,
+    pub client_id: String,
+    pub initial_value: String,
+}
+
+impl KeycloakRig {
+    /// Admin client with `manage-clients` in [`KEYCLOAK_REALM`], signing with an ES256 key.
+    pub async fn start(stack: &LocalStack) -> KeycloakRig {
+        Self::start_with(stack, KeySpec::EccNistP256, &["manage-clients"]).await
+    }
+
+    pub async fn start_with(stack: &LocalStack, spec: KeySpec, roles: &[&str]) -> KeycloakRig {
+        let sim = KeycloakSim::start();
+        sim.create_realm(KEYCLOAK_REALM);
+        let (key_id, jwk) = signing_key(stack, spec).await;
+        sim.register_admin_client(KEYCLOAK_REALM, KEYCLOAK_ADMIN_CLIENT, jwk.clone(), roles);
+        let admin = IdpAdmin {
+            signing_key_id: Some(key_id.clone()),
+            keycloak: Some(KeycloakAdmin {
+                client: AdminClient {
+                    url: sim.base_url().to_string(),
+                    client_id: KEYCLOAK_ADMIN_CLIENT.into(),
+                },
+                realm: None,
+            }),
+            ..IdpAdmin::default()
+        };
+        KeycloakRig {
+            sim,
+            key_id,
+            jwk,
+            admin,
+        }
+    }
+
+    pub fn rotator(&self, stack: &LocalStack, config: Config) -> Rotator {
+        self.rotator_over(stack, stack.store(), config)
+    }
+
+    pub fn rotator_over(
+        &self,
+        stack: &LocalStack,
+        store: Arc<dyn SecretStore>,
+        config: Config,
+    ) -> Rotator {
+        stack.rotator_with_idp_over(store, &self.admin, &[self.sim.base_url()], config)
+    }
+
+    /// A client (under the secret-rotation policy when `policy`, its rotated secret valid for
+    /// an hour) and its bound secret document; `patch` is merged into `rotation`.
+    pub async fn fixture(&self, stack: &LocalStack, policy: bool, patch: Value) -> KeycloakFixture {
+        let client_id = format!("agent-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (_, value) = self.sim.create_client(KEYCLOAK_REALM, &client_id);
+        if policy {
+            self.sim.enable_secret_rotation(
+                KEYCLOAK_REALM,
+                &client_id,
+                std::time::Duration::from_secs(3600),
+            );
+            // Keycloak marks a client under the policy at its first token request.
+            self.token_request(&client_id, &value).await;
+        }
+        let mut rotation = json!({
+            "idp": "keycloak",
+            "realm": KEYCLOAK_REALM,
+            "clientAuthentication": "client_secret_basic",
+            "gracePeriodHours": 0
+        });
+        if let (Some(r), Value::Object(p)) = (rotation.as_object_mut(), patch) {
+            r.extend(p);
+        }
+        let doc = json!({
+            "clientId": client_id,
+            "clientSecret": value,
+            "description": "research agent outbound client",
+            "rotation": rotation,
+        });
+        KeycloakFixture {
+            secret_arn: stack.bound_secret(&doc).await,
+            client_id,
+            initial_value: value,
+        }
+    }
+
+    /// One `client_credentials` request, as an agent would make; true when a token was issued.
+    pub async fn token_request(&self, client_id: &str, secret: &str) -> bool {
+        reqwest::Client::new()
+            .post(self.sim.token_endpoint(KEYCLOAK_REALM))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+    }
+}
