@@ -59,7 +59,9 @@ pub struct AdminClient {
 }
 
 impl IdpAdmin {
-    fn from_lookup(
+    /// `ROTATOR_IDP_SIGNING_KEY_ID`, `ROTATOR_OKTA_*` and `ROTATOR_KEYCLOAK_*`: read here only,
+    /// for the rotation and the audit alike.
+    pub fn from_lookup(
         env: &Settings<impl Fn(&str) -> Option<String>>,
         origins: &OriginPolicy,
     ) -> Result<Self, ConfigError> {

@@ -1092,3 +1092,52 @@ Resources:
     mentions(&template, "ROTATOR_ALLOW_LOOPBACK_HTTP", "$", &mut found);
     assert_eq!(found.len(), 2, "{found:?}");
 }
+
+#[test]
+fn both_roles_may_sign_only_raw_messages_with_the_configured_idp_key_and_only_when_it_is_set() {
+    let template = shipped_template();
+    let kms_idp: Vec<_> = conditioned_statements(&template)
+        .into_iter()
+        .filter(|(_, s)| {
+            actions_of(s)
+                .iter()
+                .any(|a| *a == "kms:Sign" || *a == "kms:GetPublicKey")
+        })
+        .collect();
+    assert_eq!(kms_idp.len(), 4, "Sign and GetPublicKey, in both roles");
+    for (cond, statement) in &kms_idp {
+        assert_eq!(cond.as_deref(), Some("HasIdpSigningKey"));
+        let resource = get(statement, "Resource").expect("Resource");
+        assert!(is_ref_to(resource, "IdpSigningKeyArn"), "{resource:?}");
+        let actions = actions_of(statement);
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        if actions[0] == "kms:Sign" {
+            let raw = get(statement, "Condition")
+                .and_then(|c| get(c, "StringEquals"))
+                .and_then(|c| get(c, "kms:MessageType"))
+                .and_then(Value::as_str);
+            assert_eq!(raw, Some("RAW"), "no signing of pre-hashed digests");
+        }
+    }
+    let variables = get(&template, "Globals")
+        .and_then(|g| get(g, "Function"))
+        .and_then(|f| get(f, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .expect("Globals environment");
+    for (variable, parameter) in [
+        ("ROTATOR_IDP_SIGNING_KEY_ID", "IdpSigningKeyArn"),
+        ("ROTATOR_OKTA_ORG_URL", "OktaOrgUrl"),
+        ("ROTATOR_OKTA_ADMIN_CLIENT_ID", "OktaAdminClientId"),
+        ("ROTATOR_KEYCLOAK_URL", "KeycloakUrl"),
+        ("ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID", "KeycloakAdminClientId"),
+        ("ROTATOR_KEYCLOAK_ADMIN_REALM", "KeycloakAdminRealm"),
+    ] {
+        let v = get(variables, variable).unwrap_or_else(|| panic!("{variable} not set"));
+        assert!(is_ref_to(v, parameter), "{variable}: {v:?}");
+        let default = get(&template, "Parameters")
+            .and_then(|p| get(p, parameter))
+            .and_then(|p| get(p, "Default"))
+            .and_then(Value::as_str);
+        assert_eq!(default, Some(""), "{parameter} is off by default");
+    }
+}

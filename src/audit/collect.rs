@@ -554,6 +554,7 @@ impl Collector {
             max_live: upstream.capabilities().max_live_secrets,
             grace_ends,
             probe,
+            cutover: current.profile.cutover,
         };
         (Some(Observed::Ok(facts)), tally)
     }

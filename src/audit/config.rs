@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::{
-    cognito_domain_url_from_lookup, origin_policy_from_lookup, ConfigError, Settings,
+    cognito_domain_url_from_lookup, origin_policy_from_lookup, ConfigError, IdpAdmin, Settings,
     DEFAULT_COGNITO_DOMAIN_URL,
 };
 use crate::http::OriginPolicy;
@@ -40,6 +40,8 @@ pub struct AuditConfig {
     pub origins: OriginPolicy,
     /// `ROTATOR_COGNITO_DOMAIN_URL`: where Cognito prefix domains are served (token probe).
     pub cognito_domain_url: String,
+    /// The IdP admin APIs the upstream rules list secrets with, as for the rotation.
+    pub idp_admin: IdpAdmin,
 }
 
 impl Default for AuditConfig {
@@ -58,6 +60,7 @@ impl Default for AuditConfig {
             pending_stale_after: Duration::from_secs(3600),
             origins: OriginPolicy::default(),
             cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
+            idp_admin: IdpAdmin::default(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl AuditConfig {
         c.token_probe = env.flag("ROTATOR_AUDIT_TOKEN_PROBE", false)?;
         c.origins = origin_policy_from_lookup(&lookup)?;
         c.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &c.origins)?;
+        c.idp_admin = IdpAdmin::from_lookup(&env, &c.origins)?;
         Ok(c)
     }
 }

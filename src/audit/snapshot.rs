@@ -103,6 +103,8 @@ pub struct UpstreamFacts {
     /// When the grace period of the secret superseded by AWSCURRENT ends (None: unknown).
     pub grace_ends: Option<Timestamp>,
     pub probe: ProbeFacts,
+    /// The profile accepts a rotation without overlap (`rotation.cutover`).
+    pub cutover: bool,
 }
 
 /// The opt-in token probe of AWSCURRENT at the IdP.

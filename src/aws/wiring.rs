@@ -99,6 +99,7 @@ pub fn auditor(
 ) -> Result<crate::audit::Auditor, String> {
     let config = AuditConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
     let cognito_domain_url = config.cognito_domain_url.clone();
+    let (idp_admin, origins) = (config.idp_admin.clone(), config.origins.clone());
     let settings = AgentCoreSettings::from_lookup(&lookup).map_err(|e| e.to_string())?;
     let findings = EmittersConfig::from_lookup(&lookup).map_err(|e| e.to_string())?;
     let region = sdk
@@ -117,7 +118,9 @@ pub fn auditor(
         config,
     )
     .with_upstreams(Arc::new(
-        AwsUpstreams::counted(sdk.clone(), counter).with_cognito_domain_url(cognito_domain_url),
+        AwsUpstreams::counted(sdk.clone(), counter)
+            .with_cognito_domain_url(cognito_domain_url)
+            .with_idp_admin(&idp_admin, &origins),
     ))
     .with_meter(Arc::new(counter.clone()))
     .with_account(lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty()));

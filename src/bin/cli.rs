@@ -1,5 +1,6 @@
 //! The operator CLI: `agentcore-rotator audit` runs the drift audit engine with the standard
-//! AWS credential chain and prints the findings.
+//! AWS credential chain and prints the findings; `agentcore-rotator idp-key jwk` prints the
+//! public JWK of the KMS key that signs the rotator's IdP admin assertions.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,14 +12,25 @@ use agentcore_rotator::audit::report::{table, totals};
 use agentcore_rotator::audit::{AuditOutcome, AuditScope, Trigger};
 use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::load_sdk_config;
 use agentcore_rotator::findings::Severity;
 
 const USAGE: &str = "usage: agentcore-rotator audit [--secret ID]... [--provider NAME]... [--format table|json] [--fail-on informational|low|medium|high|critical|none]
+       agentcore-rotator idp-key jwk --key-id KMS_KEY [--jwks]
 
-Audits AgentCore Identity credential providers against the secrets they reference, using the
-standard AWS credential chain and Region (AWS_ENDPOINT_URL_* honoured). Exit status: 0 clean,
-1 an active finding at or above --fail-on (default high), 2 usage or audit error.";
+audit: audits AgentCore Identity credential providers against the secrets they reference, using
+the standard AWS credential chain and Region (AWS_ENDPOINT_URL_* honoured). Exit status: 0 clean,
+1 an active finding at or above --fail-on (default high), 2 usage or audit error.
+idp-key jwk: prints the public JWK (kid = RFC 7638 thumbprint) of the KMS key that signs the
+rotator's IdP admin client assertions, to register at Okta or Keycloak; --jwks wraps it in a
+JWK Set. Exit status 2 when the key cannot sign RS256/ES256 assertions.";
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Audit(Args),
+    IdpKeyJwk { key_id: String, set: bool },
+}
 
 #[derive(Debug, PartialEq)]
 struct Args {
@@ -28,13 +40,39 @@ struct Args {
     fail_on: Option<Severity>,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
+fn parse(args: &[String]) -> Result<Command, String> {
+    match args.first().map(String::as_str) {
+        Some("audit") => parse_audit(&args[1..]).map(Command::Audit),
+        Some("idp-key") => parse_idp_key(&args[1..]),
+        Some("-h" | "--help" | "help") | None => Err(String::new()),
+        Some(other) => Err(format!("unknown command {other:?}")),
+    }
+}
+
+fn parse_idp_key(args: &[String]) -> Result<Command, String> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
-        Some("audit") => {}
-        Some("-h" | "--help" | "help") | None => return Err(String::new()),
-        Some(other) => return Err(format!("unknown command {other:?}")),
+        Some("jwk") => {}
+        Some(other) => return Err(format!("unknown idp-key command {other:?} (expected jwk)")),
+        None => return Err("idp-key needs a command: jwk".into()),
     }
+    let (mut key_id, mut set) = (None, false);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--key-id" => key_id = Some(it.next().cloned().ok_or("--key-id needs a value")?),
+            "--jwks" => set = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    let key_id = key_id
+        .filter(|k| !k.trim().is_empty())
+        .ok_or("idp-key jwk needs --key-id (a KMS key id, ARN or alias)")?;
+    Ok(Command::IdpKeyJwk { key_id, set })
+}
+
+fn parse_audit(args: &[String]) -> Result<Args, String> {
+    let mut it = args.iter();
     let mut out = Args {
         secrets: vec![],
         providers: vec![],
@@ -102,8 +140,8 @@ impl Progress for Stderr {
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse(&argv) {
-        Ok(a) => a,
+    let command = match parse(&argv) {
+        Ok(c) => c,
         Err(e) => {
             if !e.is_empty() {
                 eprintln!("agentcore-rotator: {e}");
@@ -113,6 +151,33 @@ async fn main() -> ExitCode {
         }
     };
     let sdk = load_sdk_config().await;
+    match command {
+        Command::Audit(args) => audit(&sdk, args).await,
+        Command::IdpKeyJwk { key_id, set } => idp_key_jwk(&sdk, &key_id, set).await,
+    }
+}
+
+async fn idp_key_jwk(sdk: &aws_config::SdkConfig, key_id: &str, set: bool) -> ExitCode {
+    match KmsSigner::load(aws_sdk_kms::Client::new(sdk), key_id).await {
+        Ok(signer) => {
+            let jwk = signer.jwk().clone();
+            let out = if set {
+                serde_json::json!({ "keys": [jwk] })
+            } else {
+                jwk
+            };
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("agentcore-rotator: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn audit(sdk: &aws_config::SdkConfig, args: Args) -> ExitCode {
+    let sdk = sdk.clone();
     let collected = Arc::new(Collected::default());
     let counter = CallCounter::new();
     // The CLI prints; it publishes nowhere and never reports to Security Hub or EventBridge.
@@ -182,8 +247,30 @@ async fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Result<Args, String> {
+    fn command(s: &str) -> Result<Command, String> {
         parse(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+    }
+
+    fn args(s: &str) -> Result<Args, String> {
+        match command(s)? {
+            Command::Audit(a) => Ok(a),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn idp_key_jwk_needs_a_key_id() {
+        assert_eq!(
+            command("idp-key jwk --key-id alias/rotator-idp --jwks"),
+            Ok(Command::IdpKeyJwk {
+                key_id: "alias/rotator-idp".into(),
+                set: true
+            })
+        );
+        assert!(command("idp-key jwk").unwrap_err().contains("--key-id"));
+        assert!(command("idp-key").is_err());
+        assert!(command("idp-key pem --key-id k").is_err());
+        assert!(command("idp-key jwk --key-id").is_err());
     }
 
     #[test]

@@ -169,6 +169,12 @@ pub const UPS_CLIENT_MISSING: Rule = Rule {
     title: "Upstream OAuth client does not exist",
     remediation: "Recreate the client at the IdP (or fix rotation.userPoolId / clientId in the secret document); rotations and token requests fail until then.",
 };
+pub const UPS_CUTOVER: Rule = Rule {
+    id: "UPS-006",
+    severity: Severity::Medium,
+    title: "Rotation of the upstream secret cuts over without an overlap",
+    remediation: "The profile sets rotation.cutover: true, so each rotation invalidates the old secret before the new one is stored and agents fail until finishSecret: put the client under Keycloak's secret-rotation client policy and remove rotation.cutover.",
+};
 
 // ------------------------------------------------------------------ audit coverage (AUD)
 
@@ -209,6 +215,7 @@ pub const AUDIT_FAMILIES: &[&Rule] = &[
     &UPS_SUPERSEDED_PAST_GRACE,
     &UPS_NOT_ACCEPTED,
     &UPS_CLIENT_MISSING,
+    &UPS_CUTOVER,
     &AUD_UNREADABLE,
 ];
 

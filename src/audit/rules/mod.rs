@@ -187,6 +187,7 @@ pub(crate) mod fixtures {
             max_live: Some(2),
             grace_ends: Some(Timestamp::from_millis(NOW + DAY)),
             probe: ProbeFacts::Accepted,
+            cutover: false,
         }));
         Snapshot {
             region: REGION.into(),

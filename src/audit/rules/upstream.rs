@@ -6,19 +6,21 @@
 
 use crate::audit::snapshot::{Observed, ProbeFacts, Snapshot, UpstreamFacts};
 use crate::findings::catalogue::{
-    UPS_CLIENT_MISSING, UPS_NOT_ACCEPTED, UPS_ORPHAN, UPS_SUPERSEDED_PAST_GRACE, UPS_TOO_MANY_LIVE,
+    UPS_CLIENT_MISSING, UPS_CUTOVER, UPS_NOT_ACCEPTED, UPS_ORPHAN, UPS_SUPERSEDED_PAST_GRACE,
+    UPS_TOO_MANY_LIVE,
 };
 use crate::findings::{Resource, Rule};
 use crate::upstream::lineage::Lineage;
 
 use super::{secret_resource, Evaluation, RuleContext};
 
-const FAMILY: [&Rule; 5] = [
+const FAMILY: [&Rule; 6] = [
     &UPS_ORPHAN,
     &UPS_TOO_MANY_LIVE,
     &UPS_SUPERSEDED_PAST_GRACE,
     &UPS_NOT_ACCEPTED,
     &UPS_CLIENT_MISSING,
+    &UPS_CUTOVER,
 ];
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
@@ -38,6 +40,17 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
             Resource::upstream_client(&u.client).ok(),
         ]
     };
+    if u.cutover {
+        out.raise(
+            ctx,
+            &UPS_CUTOVER,
+            res(),
+            format!(
+                "rotations of {arn} invalidate the old secret of {} before the new one is stored (rotation.cutover: true)",
+                u.client
+            ),
+        );
+    }
     let Some(live) = &u.live else {
         out.raise(
             ctx,
@@ -120,6 +133,15 @@ mod tests {
         assert_only(&s, &UPS_ORPHAN);
         let e = crate::audit::rules::evaluate(&s, &ctx());
         assert!(e.findings[0].description().contains("cs-x"));
+    }
+
+    #[test]
+    fn a_profile_that_accepts_a_cutover_fires_ups_006() {
+        let mut s = healthy();
+        upstream(&mut s).cutover = true;
+        assert_only(&s, &UPS_CUTOVER);
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(e.findings[0].description().contains("rotation.cutover"));
     }
 
     #[test]

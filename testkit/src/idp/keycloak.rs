@@ -1310,6 +1310,14 @@ impl KeycloakSim {
         });
     }
 
+    /// Deletes a client, as an administrator would in the console.
+    pub fn delete_client(&self, realm: &str, client_id: &str) {
+        let mut sim = self.lock();
+        if let Some(r) = sim.realms.get_mut(realm) {
+            r.clients.retain(|c| c.client_id != client_id);
+        }
+    }
+
     /// Does the token endpoint accept this secret for the client right now (ignoring faults)?
     pub fn accepts(&self, realm: &str, client_id: &str, secret: &str) -> bool {
         let mut sim = self.lock();

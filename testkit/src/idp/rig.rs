@@ -7,7 +7,7 @@ use std::sync::Arc;
 use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::AwsUpstreams;
 use agentcore_rotator::config::{AdminClient, Config, IdpAdmin, KeycloakAdmin};
-use agentcore_rotator::http::Origin;
+use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::secret_doc::SecretDocument;
@@ -55,16 +55,16 @@ impl LocalStack {
     ) -> Rotator {
         let mut config = config;
         config.idp_admin = admin.clone();
-        for o in origins {
-            config
-                .origins
-                .allowed
-                .push(Origin::parse(o).expect("simulator origin"));
-        }
-        let upstreams = AwsUpstreams::new(self.moto.sdk_config())
-            .with_cognito_domain_url(self.cognito.domain_url())
-            .with_idp_admin(&config.idp_admin, &config.origins);
+        config.origins = with_origins(config.origins, origins);
+        let upstreams = self.idp_upstreams(admin, &config.origins);
         Rotator::new(store, Arc::new(upstreams), config)
+    }
+
+    /// The IdP adapters as a deployment configured by `admin` builds them (KMS at moto).
+    pub fn idp_upstreams(&self, admin: &IdpAdmin, origins: &OriginPolicy) -> AwsUpstreams {
+        AwsUpstreams::new(self.moto.sdk_config())
+            .with_cognito_domain_url(self.cognito.domain_url())
+            .with_idp_admin(admin, origins)
     }
 
     /// Creates the secret holding `doc`, bound (as an administrator would) to the coordinates
@@ -112,6 +112,17 @@ impl LocalStack {
         }
         out
     }
+}
+
+/// `policy` with the simulators' `origins` allowed, and loopback http.
+pub fn with_origins(mut policy: OriginPolicy, origins: &[&str]) -> OriginPolicy {
+    policy.allow_loopback_http = true;
+    for o in origins {
+        policy
+            .allowed
+            .push(Origin::parse(o).expect("simulator origin"));
+    }
+    policy
 }
 
 /// The realm the Keycloak rig's clients and admin client live in.

@@ -1,0 +1,177 @@
+//! The audit's upstream rules (UPS-*) at the other IdPs, end to end: a provider references a
+//! secret rotated at the IdP simulator by the real rotator, the `Auditor` lists the upstream
+//! secrets through the production adapters (admin access by a KMS-signed assertion), and each
+//! rule fires on the broken state it describes and stays quiet on the healthy secret.
+
+mod common;
+
+use std::sync::Arc;
+
+use agentcore_rotator::audit::engine::Collected;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
+use agentcore_rotator::findings::Finding;
+use agentcore_rotator_testkit::idp::rig::{
+    with_origins, KeycloakFixture, KeycloakRig, KEYCLOAK_REALM,
+};
+use agentcore_rotator_testkit::providers::create_external_oauth2;
+use agentcore_rotator_testkit::stack::LocalStack;
+use common::CapturedLogs;
+use serde_json::json;
+
+const UPS: [&str; 6] = [
+    "UPS-001", "UPS-002", "UPS-003", "UPS-004", "UPS-005", "UPS-006",
+];
+
+/// Active findings of a full audit with the token probe on, through `rig`'s admin access.
+async fn audit(stack: &LocalStack, rig: &KeycloakRig) -> Vec<Finding> {
+    let out = Arc::new(Collected::default());
+    let mut config = AuditConfig {
+        token_probe: true,
+        max_probes: 100,
+        probe_interval: std::time::Duration::ZERO,
+        ..AuditConfig::default()
+    };
+    config.origins = with_origins(config.origins, &[rig.sim.base_url()]);
+    config.idp_admin = rig.admin.clone();
+    let upstreams = stack.idp_upstreams(&rig.admin, &config.origins);
+    let auditor = stack
+        .auditor(out.clone(), config, None)
+        .with_upstreams(Arc::new(upstreams));
+    auditor
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .expect("audit");
+    out.take().into_iter().filter(Finding::is_active).collect()
+}
+
+fn fired<'a>(findings: &'a [Finding], rule: &str, resource: &str) -> Option<&'a Finding> {
+    findings
+        .iter()
+        .find(|f| f.rule_id() == rule && f.resources().iter().any(|r| r.arn_or_id() == resource))
+}
+
+fn quiet(findings: &[Finding], resource: &str) {
+    for rule in UPS {
+        if let Some(f) = fired(findings, rule, resource) {
+            panic!("{rule} fired on {resource}: {}", f.description());
+        }
+    }
+}
+
+/// A rotated Keycloak client, referenced by provider `name`, readable by AgentCore.
+async fn referenced(
+    stack: &LocalStack,
+    rig: &KeycloakRig,
+    name: &str,
+    policy: bool,
+    patch: serde_json::Value,
+    rotate: bool,
+) -> KeycloakFixture {
+    let f = rig.fixture(stack, policy, patch).await;
+    stack.allow_agentcore(&f.secret_arn).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        name,
+        &f.client_id,
+        &format!(
+            "{}/.well-known/openid-configuration",
+            rig.sim.issuer(KEYCLOAK_REALM)
+        ),
+        &f.secret_arn,
+        "clientSecret",
+    )
+    .await;
+    if rotate {
+        let run = stack
+            .conductor(rig.rotator(stack, LocalStack::fast_config()))
+            .rotate(&f.secret_arn)
+            .await;
+        assert!(run.succeeded, "{:?}", run.last_error());
+    }
+    f
+}
+
+fn client(f: &KeycloakFixture) -> String {
+    format!("keycloak:{KEYCLOAK_REALM}/{}", f.client_id)
+}
+
+#[tokio::test]
+async fn keycloak_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_secret() {
+    let (logs, _g) = CapturedLogs::install();
+    let stack = LocalStack::start();
+    let rig = KeycloakRig::start(&stack).await;
+    let healthy = referenced(
+        &stack,
+        &rig,
+        "kc-healthy",
+        true,
+        json!({"gracePeriodHours": 24}),
+        true,
+    )
+    .await;
+    // Regenerated outside the rotator: a live secret no version holds.
+    let orphaned = referenced(&stack, &rig, "kc-orphaned", true, json!({}), true).await;
+    rig.sim
+        .regenerate_out_of_band(KEYCLOAK_REALM, &orphaned.client_id);
+    // Replaced in place (no overlap): AWSCURRENT is no longer accepted.
+    let replaced = referenced(&stack, &rig, "kc-replaced", true, json!({}), true).await;
+    rig.sim.set_secret_out_of_band(
+        KEYCLOAK_REALM,
+        &replaced.client_id,
+        "replaced-by-hand-0123456789",
+    );
+    // A cut-over profile, rotated without the policy.
+    let cutover = referenced(
+        &stack,
+        &rig,
+        "kc-cutover",
+        false,
+        json!({"cutover": true}),
+        true,
+    )
+    .await;
+    let findings = audit(&stack, &rig).await;
+
+    quiet(&findings, &healthy.secret_arn);
+    quiet(&findings, &client(&healthy));
+    let f = fired(&findings, "UPS-001", &client(&orphaned))
+        .unwrap_or_else(|| panic!("no UPS-001: {findings:#?}"));
+    assert!(f.description().contains("kc-"), "{}", f.description());
+    assert!(
+        fired(&findings, "UPS-004", &client(&orphaned)).is_none(),
+        "AWSCURRENT's secret is still valid as the rotated one"
+    );
+    assert!(fired(&findings, "UPS-004", &client(&replaced)).is_some());
+    assert!(fired(&findings, "UPS-006", &client(&cutover)).is_some());
+    assert!(fired(&findings, "UPS-006", &client(&healthy)).is_none());
+
+    let mut values = Vec::new();
+    for f in [&healthy, &orphaned, &replaced, &cutover] {
+        values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
+        values.push(rig.sim.current_secret(KEYCLOAK_REALM, &f.client_id));
+    }
+    for f in &findings {
+        for v in &values {
+            assert!(
+                !f.description().contains(v.as_str()),
+                "{} carries a secret",
+                f.rule_id()
+            );
+        }
+    }
+    common::assert_no_leak(&logs, &values, &[]);
+}
+
+#[tokio::test]
+async fn a_keycloak_client_that_does_not_exist_fires_ups_005() {
+    let stack = LocalStack::start();
+    let rig = KeycloakRig::start(&stack).await;
+    let f = referenced(&stack, &rig, "kc-ghost", true, json!({}), false).await;
+    // The client is deleted at Keycloak (the simulator drops it; the document still names it).
+    rig.sim.delete_client(KEYCLOAK_REALM, &f.client_id);
+    let findings = audit(&stack, &rig).await;
+    assert!(
+        fired(&findings, "UPS-005", &client(&f)).is_some(),
+        "{findings:#?}"
+    );
+}
