@@ -40,6 +40,21 @@ pub struct IdpAdmin {
     /// `ROTATOR_KEYCLOAK_URL` + `ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID` (+ the optional
     /// `ROTATOR_KEYCLOAK_ADMIN_REALM`).
     pub keycloak: Option<KeycloakAdmin>,
+    /// `ROTATOR_ENTRA_ADMIN_CLIENT_ID` (+ `ROTATOR_ENTRA_LOGIN_URL`, `ROTATOR_ENTRA_GRAPH_URL`).
+    pub entra: Option<EntraAdmin>,
+}
+
+/// Default `ROTATOR_ENTRA_LOGIN_URL` and `ROTATOR_ENTRA_GRAPH_URL` (Microsoft's global cloud).
+pub const DEFAULT_ENTRA_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_ENTRA_GRAPH_URL: &str = "https://graph.microsoft.com";
+
+/// The rotator's Entra ID management app, reached by AWS outbound identity federation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntraAdmin {
+    /// The management app's application (client) id.
+    pub client_id: String,
+    pub login_url: String,
+    pub graph_url: String,
 }
 
 /// The Keycloak server and the rotator's "Signed JWT" admin client there.
@@ -105,7 +120,40 @@ impl IdpAdmin {
                 });
             }
         }
+        let entra = match env.text("ROTATOR_ENTRA_ADMIN_CLIENT_ID") {
+            None => None,
+            Some(client_id) => {
+                if !crate::secret_doc::is_guid(&client_id) {
+                    return Err(ConfigError {
+                        key: "ROTATOR_ENTRA_ADMIN_CLIENT_ID",
+                        value: client_id,
+                        expected: "the management app's application (client) id, a GUID".into(),
+                    });
+                }
+                let url = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+                    let url = env.text(key).unwrap_or_else(|| default.to_string());
+                    let bad = || {
+                        ConfigError {
+                        key,
+                        value: redact_credentials(&url),
+                        expected: "an https origin (no path or query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
+                    }
+                    };
+                    let parsed = origins.check_derived(&url, key).map_err(|_| bad())?;
+                    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+                        return Err(bad());
+                    }
+                    Ok(url.trim_end_matches('/').to_string())
+                };
+                Some(EntraAdmin {
+                    client_id,
+                    login_url: url("ROTATOR_ENTRA_LOGIN_URL", DEFAULT_ENTRA_LOGIN_URL)?,
+                    graph_url: url("ROTATOR_ENTRA_GRAPH_URL", DEFAULT_ENTRA_GRAPH_URL)?,
+                })
+            }
+        };
         Ok(Self {
+            entra,
             signing_key_id,
             okta,
             keycloak: keycloak.map(|client| KeycloakAdmin {
@@ -563,10 +611,37 @@ mod tests {
                 client_id: "0oa-rotator".into()
             })
         );
+        assert_eq!(admin.entra, None);
         let kc = admin.keycloak.unwrap();
         assert_eq!(kc.client.url, "https://sso.example.com/auth");
         assert_eq!(kc.realm.as_deref(), Some("master"));
         assert_eq!(with(&[]).unwrap().idp_admin, IdpAdmin::default());
+    }
+
+    #[test]
+    fn entra_needs_only_its_management_app_and_defaults_to_microsofts_cloud() {
+        let app = "11111111-2222-3333-4444-555555555555";
+        let entra = with(&[("ROTATOR_ENTRA_ADMIN_CLIENT_ID", app)])
+            .unwrap()
+            .idp_admin
+            .entra
+            .unwrap();
+        assert_eq!(entra.client_id, app);
+        assert_eq!(entra.login_url, DEFAULT_ENTRA_LOGIN_URL);
+        assert_eq!(entra.graph_url, DEFAULT_ENTRA_GRAPH_URL);
+        for (key, value) in [
+            ("ROTATOR_ENTRA_ADMIN_CLIENT_ID", "not-a-guid"),
+            ("ROTATOR_ENTRA_GRAPH_URL", "http://graph.example.com"),
+            (
+                "ROTATOR_ENTRA_LOGIN_URL",
+                "https://login.example.com/tenant",
+            ),
+        ] {
+            let mut pairs = vec![("ROTATOR_ENTRA_ADMIN_CLIENT_ID", app)];
+            pairs.retain(|(k, _)| *k != key);
+            pairs.push((key, value));
+            assert_eq!(with(&pairs).unwrap_err().key, key, "{value}");
+        }
     }
 
     #[test]

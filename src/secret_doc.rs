@@ -172,6 +172,21 @@ impl SecretDocument {
         };
         let profile = parse_profile(&raw)?;
         let client_id = string_field(&raw, "clientId", "clientId")?;
+        if profile.idp == IdpKind::Entra {
+            // The application (client) id names the app in Graph URLs.
+            if !is_guid(&client_id) {
+                return Err(DocumentError::Invalid {
+                    field: "clientId".into(),
+                    reason: "expected the Entra application (client) id, a GUID".into(),
+                });
+            }
+            if profile.scopes.is_empty() {
+                return Err(DocumentError::Invalid {
+                    field: "rotation.scopes".into(),
+                    reason: "Entra ID's client_credentials grant needs a scope to prove the secret with, e.g. [\"https://graph.microsoft.com/.default\"]".into(),
+                });
+            }
+        }
         let client_secret = SecretString::new(string_field(
             &raw,
             &profile.secret_json_key,
@@ -501,6 +516,15 @@ pub(crate) fn is_name(v: &str, extra: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
 
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hex digits.
+pub(crate) fn is_guid(v: &str) -> bool {
+    v.len() == 36
+        && v.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
 fn require_http_url(url: String, field: &str) -> Result<String, DocumentError> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url)
@@ -734,6 +758,34 @@ mod tests {
         let mut v = valid();
         v["rotation"]["issuer"] = json!("https://issuer.example.com");
         assert!(doc(v).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn an_entra_document_names_a_guid_client_and_a_scope() {
+        let entra = |client: &str, scopes: Value| {
+            let mut v = valid();
+            v["clientId"] = json!(client);
+            v["rotation"]["idp"] = json!("entra");
+            v["rotation"]["tenantId"] = json!("contoso.onmicrosoft.com");
+            v["rotation"]["scopes"] = scopes;
+            doc(v)
+        };
+        let guid = "11111111-2222-3333-4444-555555555555";
+        let d = entra(guid, json!(["https://graph.microsoft.com/.default"])).unwrap();
+        assert_eq!(
+            d.coordinates(),
+            format!("entra:contoso.onmicrosoft.com/{guid}")
+        );
+        for bad in [
+            "abc123",
+            "11111111-2222-3333-4444-55555555555'",
+            "../applications",
+        ] {
+            let err = entra(bad, json!(["x/.default"])).unwrap_err().to_string();
+            assert!(err.contains("clientId") && err.contains("GUID"), "{err}");
+        }
+        let err = entra(guid, json!([])).unwrap_err().to_string();
+        assert!(err.contains("rotation.scopes"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod secrets_manager;
 pub mod secrets_reader;
 pub mod security_hub_history;
 pub mod upstreams;
+pub mod web_identity;
 pub mod wiring;
 
 pub use errors::{error_code, error_summary};

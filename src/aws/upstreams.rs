@@ -12,12 +12,14 @@ use tokio::sync::OnceCell;
 
 use super::call_counter::CallCounter;
 use super::kms_signer::KmsSigner;
+use super::web_identity::{WebIdentityAssertion, ENTRA_EXCHANGE_AUDIENCE};
 use crate::config::{IdpAdmin, DEFAULT_COGNITO_DOMAIN_URL};
 use crate::http::OriginPolicy;
 use crate::secret_doc::{cognito_region, IdpKind, RotationProfile};
 use crate::upstream::admin::jws::{SignedAssertion, Signer};
 use crate::upstream::admin::{AdminCredential, ClientCredentials};
 use crate::upstream::cognito::Cognito;
+use crate::upstream::entra::Entra;
 use crate::upstream::keycloak::Keycloak;
 use crate::upstream::okta::{self, Okta};
 use crate::upstream::{Upstream, UpstreamDirectory, UpstreamError};
@@ -36,6 +38,8 @@ pub struct AwsUpstreams {
     okta_admin: OnceCell<Arc<dyn AdminCredential>>,
     /// Keycloak admin credentials per admin realm.
     keycloak_admin: Mutex<HashMap<String, Arc<dyn AdminCredential>>>,
+    /// Entra management-app credentials per tenant.
+    entra_admin: Mutex<HashMap<String, Arc<dyn AdminCredential>>>,
     /// The signer, loaded (GetPublicKey) once.
     signer: OnceCell<Arc<dyn Signer>>,
 }
@@ -51,6 +55,7 @@ impl AwsUpstreams {
             http: OriginPolicy::default().client(),
             okta_admin: OnceCell::new(),
             keycloak_admin: Mutex::new(HashMap::new()),
+            entra_admin: Mutex::new(HashMap::new()),
             signer: OnceCell::new(),
         }
     }
@@ -96,6 +101,47 @@ impl AwsUpstreams {
             client_id,
             scope,
             Arc::new(source),
+        )))
+    }
+
+    async fn entra(&self, profile: &RotationProfile) -> Result<Arc<dyn Upstream>, UpstreamError> {
+        let app = self.idp_admin.entra.as_ref().ok_or_else(|| {
+            UpstreamError::Setup(
+                "this deployment has no Entra ID management app: set ROTATOR_ENTRA_ADMIN_CLIENT_ID"
+                    .into(),
+            )
+        })?;
+        let tenant = profile
+            .tenant_id
+            .as_deref()
+            .ok_or_else(|| UpstreamError::Profile("rotation.tenantId is required".into()))?;
+        let admin = {
+            let mut cache = self.entra_admin.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .entry(tenant.to_string())
+                .or_insert_with(|| {
+                    let mut conf = aws_sdk_sts::config::Builder::from(&self.base);
+                    if let Some(c) = &self.counter {
+                        conf = conf.interceptor(c.clone());
+                    }
+                    let sts = aws_sdk_sts::Client::from_conf(conf.build());
+                    Arc::new(ClientCredentials::new(
+                        self.http.clone(),
+                        Entra::token_url(&app.login_url, tenant),
+                        ENTRA_EXCHANGE_AUDIENCE,
+                        &app.client_id,
+                        Some(Entra::graph_scope(&app.graph_url)),
+                        Arc::new(WebIdentityAssertion::new(sts)),
+                    ))
+                })
+                .clone()
+        };
+        Ok(Arc::new(Entra::new(
+            self.http.clone(),
+            admin,
+            &app.graph_url,
+            &app.login_url,
+            tenant,
         )))
     }
 
@@ -222,10 +268,7 @@ impl UpstreamDirectory for AwsUpstreams {
             }
             IdpKind::Okta => self.okta(profile).await,
             IdpKind::Keycloak => self.keycloak(profile).await,
-            IdpKind::Entra => Err(UpstreamError::Setup(format!(
-                "rotation.idp {:?} is not wired in this build yet",
-                profile.idp.name()
-            ))),
+            IdpKind::Entra => self.entra(profile).await,
         }
     }
 }

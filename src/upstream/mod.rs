@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cognito;
+pub mod entra;
 pub mod generate;
 pub mod keycloak;
 pub mod lineage;

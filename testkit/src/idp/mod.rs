@@ -1,3 +1,4 @@
 pub mod assertion;
+pub mod aws_federation;
 pub mod keycloak;
 pub mod rig;
