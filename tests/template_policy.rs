@@ -26,6 +26,9 @@ const STAR_RESOURCE_ALLOWED_ACTIONS: &[&str] = &[
     // Secrets Manager: BatchGetSecretValue has no resource type of its own; each secret it returns
     // still needs secretsmanager:GetSecretValue on that secret, which the template scopes.
     "secretsmanager:BatchGetSecretValue",
+    // STS: GetWebIdentityToken has no resource type; the template pins the audience
+    // (sts:IdentityTokenAudience) and the lifetime (sts:DurationSeconds) instead.
+    "sts:GetWebIdentityToken",
 ];
 
 /// Actions no statement of the template may allow, on any resource, with any condition.
@@ -1139,5 +1142,31 @@ fn both_roles_may_sign_only_raw_messages_with_the_configured_idp_key_and_only_wh
             .and_then(|p| get(p, "Default"))
             .and_then(Value::as_str);
         assert_eq!(default, Some(""), "{parameter} is off by default");
+    }
+}
+
+#[test]
+fn both_roles_may_mint_web_identity_tokens_only_for_entra_and_only_when_configured() {
+    let template = shipped_template();
+    let minting: Vec<_> = conditioned_statements(&template)
+        .into_iter()
+        .filter(|(_, s)| actions_of(s).contains(&"sts:GetWebIdentityToken"))
+        .collect();
+    assert_eq!(minting.len(), 2, "rotation role and audit role");
+    for (cond, statement) in minting {
+        assert_eq!(cond.as_deref(), Some("HasEntra"));
+        assert_eq!(actions_of(statement), ["sts:GetWebIdentityToken"]);
+        let condition = get(statement, "Condition").expect("Condition");
+        let audience = get(condition, "ForAllValues:StringEquals")
+            .and_then(|c| get(c, "sts:IdentityTokenAudience"))
+            .and_then(Value::as_str);
+        assert_eq!(audience, Some("api://AzureADTokenExchange"));
+        let present = get(condition, "Null")
+            .and_then(|c| get(c, "sts:IdentityTokenAudience"))
+            .and_then(Value::as_str);
+        assert_eq!(present, Some("false"), "an audience must be named");
+        let lifetime =
+            get(condition, "NumericLessThanEquals").and_then(|c| get(c, "sts:DurationSeconds"));
+        assert!(lifetime.is_some(), "the token lifetime is capped");
     }
 }
