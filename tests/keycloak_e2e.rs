@@ -366,3 +366,32 @@ async fn a_second_rotation_keeps_the_first_rotations_secret_as_the_rotated_one()
         first.as_str()
     );
 }
+
+#[tokio::test]
+async fn an_admin_assertion_keycloak_sees_as_expired_is_a_clear_error_and_nothing_changes() {
+    let (logs, _g) = CapturedLogs::install();
+    let stack = LocalStack::start();
+    let rig = KeycloakRig::start(&stack).await;
+    let f = rig.fixture(&stack, true, json!({})).await;
+    // Keycloak's clock runs an hour ahead: the 5-minute assertion is long expired there.
+    rig.sim.set_clock_ahead(Duration::from_secs(3600));
+    let conductor = stack.conductor(rig.rotator(&stack, LocalStack::fast_config()));
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = stack.stages(&f.secret_arn).await;
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("refused the rotator's admin client") && err.contains("invalid_client"),
+        "{err}"
+    );
+    assert_eq!(rig.sim.admin_tokens_issued(), 0);
+    assert_eq!(rig.sim.calls(ops::REGENERATE_SECRET), 0);
+    assert_eq!(stack.stages(&f.secret_arn).await, before);
+    assert_eq!(
+        rig.sim.current_secret(KEYCLOAK_REALM, &f.client_id),
+        f.initial_value
+    );
+    assert_no_leak(&stack, &rig, &f, &logs, &[err]).await;
+}

@@ -76,6 +76,18 @@ pub fn verify(
     expect: &Expect,
     replay: &ReplayGuard,
 ) -> Result<Value, String> {
+    verify_at(jwt, keys, expect, replay, now())
+}
+
+/// [`verify`] with the verifier's clock at `now` (epoch seconds): a simulator whose clock runs
+/// ahead sees assertions as expired.
+pub fn verify_at(
+    jwt: &str,
+    keys: &[Value],
+    expect: &Expect,
+    replay: &ReplayGuard,
+    now: i64,
+) -> Result<Value, String> {
     let mut parts = jwt.split('.');
     let (Some(h), Some(c), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -105,7 +117,7 @@ pub fn verify(
     if !verified {
         return Err("client assertion signature does not verify with any registered key".into());
     }
-    let t = now();
+    let t = now;
     let num = |name: &str| claims.get(name).and_then(Value::as_i64);
     let exp = num("exp").ok_or("client assertion has no exp")?;
     if exp + SKEW_SECS < t {

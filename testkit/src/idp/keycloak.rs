@@ -93,6 +93,8 @@ struct Knobs {
     token_faults: VecDeque<u16>,
     /// Status codes the next admin API calls answer with, in order.
     admin_faults: VecDeque<u16>,
+    /// How far the server's clock runs ahead when it checks client assertions.
+    clock_ahead: Duration,
 }
 
 impl Default for Knobs {
@@ -102,6 +104,7 @@ impl Default for Knobs {
             token_lifespan: DEFAULT_TOKEN_LIFESPAN,
             token_faults: VecDeque::new(),
             admin_faults: VecDeque::new(),
+            clock_ahead: Duration::ZERO,
         }
     }
 }
@@ -824,7 +827,7 @@ fn unverified_claims(jwt: &str) -> Option<Value> {
 
 /// The checks of Keycloak's assertion validator that the shared verifier does not make (or makes
 /// more loosely): one audience only, and the assertion's age against "Max expiration".
-fn keycloak_assertion_rules(claims: &Value) -> Result<(), String> {
+fn keycloak_assertion_rules(claims: &Value, now: i64) -> Result<(), String> {
     if claims
         .get("aud")
         .and_then(Value::as_array)
@@ -832,7 +835,6 @@ fn keycloak_assertion_rules(claims: &Value) -> Result<(), String> {
     {
         return Err("Multiple audiences not allowed".into());
     }
-    let now = now_secs();
     match claims.get("iat").and_then(Value::as_i64) {
         Some(iat) if iat > now + ASSERTION_SKEW_SECS => {
             Err("Token was issued in the future".into())
@@ -902,7 +904,8 @@ fn authenticate_assertion(
     if form.get("client_id").is_some_and(|id| id != &sub) {
         return signed_jwt_failure("client_id parameter does not match authenticated client");
     }
-    if let Err(reason) = keycloak_assertion_rules(&claims) {
+    let now = now_secs() + sim.knobs.clock_ahead.as_secs() as i64;
+    if let Err(reason) = keycloak_assertion_rules(&claims, now) {
         return signed_jwt_failure(&reason);
     }
     let audiences = assertion_audiences(base, realm);
@@ -913,7 +916,7 @@ fn authenticate_assertion(
         subject: Some(&sub),
     };
     let (keys, roles) = (keys.clone(), roles.clone());
-    if let Err(reason) = assertion::verify(jwt, &keys, &expect, &sim.replay) {
+    if let Err(reason) = assertion::verify_at(jwt, &keys, &expect, &sim.replay, now) {
         return signed_jwt_failure(&reason);
     }
     let (token, expires_in) = sim.issue_token(Some(realm), roles);
@@ -1308,6 +1311,11 @@ impl KeycloakSim {
                 r.expires = SystemTime::now();
             }
         });
+    }
+
+    /// Runs the server's clock `ahead` when it checks client assertions (they look expired).
+    pub fn set_clock_ahead(&self, ahead: Duration) {
+        self.lock().knobs.clock_ahead = ahead;
     }
 
     /// Deletes a client, as an administrator would in the console.
