@@ -25,10 +25,11 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use ring::rand::SystemRandom;
-use ring::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+
+use super::common::{rsa_jwk, test_rsa_key};
 use serde_json::{json, Value};
 
-const KEY_DER: &[u8] = include_bytes!("federation_test_key.der");
 const KID: &str = "agentcore-rotator-testkit-federation-1";
 
 struct Federation {
@@ -55,7 +56,7 @@ impl AwsFederation {
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         listener.set_nonblocking(true).expect("nonblocking");
         let state = Arc::new(Federation {
-            key: RsaKeyPair::from_der(KEY_DER).expect("test RSA key"),
+            key: test_rsa_key(),
             issuer: base.clone(),
             moto: moto_endpoint.trim_end_matches('/').to_string(),
             subject: Mutex::new(role_arn.to_string()),
@@ -117,38 +118,8 @@ async fn discovery(State(s): State<Shared>) -> Json<Value> {
     }))
 }
 
-/// The RSA public key as a JWK: ring's public key is the DER `RSAPublicKey` (n, e).
 async fn jwks(State(s): State<Shared>) -> Json<Value> {
-    let (n, e) = rsa_public_numbers(s.key.public_key().as_ref());
-    Json(json!({"keys": [{
-        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID,
-        "n": B64.encode(n), "e": B64.encode(e),
-    }]}))
-}
-
-/// (n, e) of a DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_numbers(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    fn tlv(b: &[u8]) -> (u8, &[u8], &[u8]) {
-        let tag = b[0];
-        let (len, head) = if b[1] < 0x80 {
-            (b[1] as usize, 2)
-        } else {
-            let n = (b[1] & 0x7f) as usize;
-            let len = b[2..2 + n]
-                .iter()
-                .fold(0usize, |acc, x| (acc << 8) | *x as usize);
-            (len, 2 + n)
-        };
-        (tag, &b[head..head + len], &b[head + len..])
-    }
-    let (_, seq, _) = tlv(der);
-    let (_, n, rest) = tlv(seq);
-    let (_, e, _) = tlv(rest);
-    let strip = |v: &[u8]| {
-        let i = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-        v[i..].to_vec()
-    };
-    (strip(n), strip(e))
+    Json(json!({"keys": [rsa_jwk(&s.key, KID)]}))
 }
 
 async fn sts_or_forward(

@@ -43,18 +43,20 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use base64::Engine as _;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{json, Map, Value};
 
 use crate::idp::assertion::{self, Expect, ReplayGuard};
+use crate::idp::common::{
+    basic_credentials, epoch_secs, json_response, now_secs, random_alphanumeric,
+};
 
 /// `client_assertion_type` of RFC 7523 client authentication.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -187,32 +189,6 @@ pub struct KeycloakSim {
     state: Shared,
 }
 
-fn epoch_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
-fn now_secs() -> i64 {
-    epoch_secs(SystemTime::now()) as i64
-}
-
-fn random_alphanumeric(len: usize) -> String {
-    const ALPHANUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let rng = SystemRandom::new();
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        rng.fill(&mut buf).expect("system randomness");
-        // 248 = 4 × 62: rejection sampling keeps the characters uniform.
-        for b in buf.iter().filter(|b| **b < 248) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(ALPHANUM[usize::from(*b) % 62]));
-        }
-    }
-    out
-}
-
 /// A secret as Keycloak generates one for a "Client Id and Secret" client: 32 alphanumerics.
 fn generated_secret() -> String {
     random_alphanumeric(32)
@@ -220,10 +196,6 @@ fn generated_secret() -> String {
 
 fn opaque_token(prefix: &str) -> String {
     format!("{prefix}{}", random_alphanumeric(40))
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    (status, Json(body)).into_response()
 }
 
 /// Keycloak's admin-side error: `{"error": <prose>}`.
@@ -274,28 +246,6 @@ fn with_header(mut r: Response, name: &'static str, value: &'static str) -> Resp
     r.headers_mut()
         .insert(name, HeaderValue::from_static(value));
     r
-}
-
-/// RFC 6749 §2.3.1 / `application/x-www-form-urlencoded` decoding of one Basic credential
-/// component; `None` for a malformed escape or invalid UTF-8.
-fn form_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 fn form_pairs(body: &str) -> HashMap<String, String> {
@@ -960,18 +910,7 @@ async fn token(
         return authenticate_assertion(&mut sim, &base, &realm, &form);
     }
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let basic = authorization
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            let (id, secret) = s.split_once(':')?;
-            Some((form_decode(id)?, form_decode(secret)?))
-        });
+    let basic = basic_credentials(&headers);
     let (mut client_id, mut secret) = match basic {
         Some((id, secret)) => (Some(id), Some(secret)),
         None => (None, None),
@@ -1376,13 +1315,6 @@ impl KeycloakSim {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%2Bb+c%3A").as_deref(), Some("a+b c:"));
-        assert_eq!(form_decode("100%"), None);
-        assert_eq!(form_decode("%zz"), None);
-    }
 
     #[test]
     fn generated_secrets_are_32_alphanumerics() {

@@ -1,4 +1,5 @@
 pub mod assertion;
 pub mod aws_federation;
+pub mod common;
 pub mod keycloak;
 pub mod rig;
