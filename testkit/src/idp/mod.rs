@@ -2,4 +2,5 @@ pub mod assertion;
 pub mod aws_federation;
 pub mod common;
 pub mod keycloak;
+pub mod okta;
 pub mod rig;
