@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Trigger};
+use agentcore_rotator::config::IdpAdmin;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator_testkit::idp::rig::{
-    with_origins, KeycloakFixture, KeycloakRig, KEYCLOAK_REALM,
+    with_origins, KeycloakFixture, KeycloakRig, OktaFixture, OktaRig, KEYCLOAK_REALM,
 };
 use agentcore_rotator_testkit::providers::create_external_oauth2;
 use agentcore_rotator_testkit::stack::LocalStack;
@@ -22,8 +23,8 @@ const UPS: [&str; 6] = [
     "UPS-001", "UPS-002", "UPS-003", "UPS-004", "UPS-005", "UPS-006",
 ];
 
-/// Active findings of a full audit with the token probe on, through `rig`'s admin access.
-async fn audit(stack: &LocalStack, rig: &KeycloakRig) -> Vec<Finding> {
+/// Active findings of a full audit with the token probe on, through `admin` (the IdP at `origin`).
+async fn audit(stack: &LocalStack, admin: &IdpAdmin, origin: &str) -> Vec<Finding> {
     let out = Arc::new(Collected::default());
     let mut config = AuditConfig {
         token_probe: true,
@@ -31,9 +32,9 @@ async fn audit(stack: &LocalStack, rig: &KeycloakRig) -> Vec<Finding> {
         probe_interval: std::time::Duration::ZERO,
         ..AuditConfig::default()
     };
-    config.origins = with_origins(config.origins, &[rig.sim.base_url()]);
-    config.idp_admin = rig.admin.clone();
-    let upstreams = stack.idp_upstreams(&rig.admin, &config.origins);
+    config.origins = with_origins(config.origins, &[origin]);
+    config.idp_admin = admin.clone();
+    let upstreams = stack.idp_upstreams(admin, &config.origins);
     let auditor = stack
         .auditor(out.clone(), config, None)
         .with_upstreams(Arc::new(upstreams));
@@ -130,7 +131,7 @@ async fn keycloak_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_health
         true,
     )
     .await;
-    let findings = audit(&stack, &rig).await;
+    let findings = audit(&stack, &rig.admin, rig.sim.base_url()).await;
 
     quiet(&findings, &healthy.secret_arn);
     quiet(&findings, &client(&healthy));
@@ -169,9 +170,115 @@ async fn a_keycloak_client_that_does_not_exist_fires_ups_005() {
     let f = referenced(&stack, &rig, "kc-ghost", true, json!({}), false).await;
     // The client is deleted at Keycloak (the simulator drops it; the document still names it).
     rig.sim.delete_client(KEYCLOAK_REALM, &f.client_id);
-    let findings = audit(&stack, &rig).await;
+    let findings = audit(&stack, &rig.admin, rig.sim.base_url()).await;
     assert!(
         fired(&findings, "UPS-005", &client(&f)).is_some(),
         "{findings:#?}"
     );
+}
+
+/// A rotated Okta app, referenced by provider `name`, readable by AgentCore.
+async fn okta_referenced(
+    stack: &LocalStack,
+    rig: &OktaRig,
+    name: &str,
+    patch: serde_json::Value,
+) -> OktaFixture {
+    let f = rig.fixture(stack, patch).await;
+    stack.allow_agentcore(&f.secret_arn).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        name,
+        &f.app_id,
+        &format!(
+            "{}/oauth2/default/.well-known/openid-configuration",
+            rig.sim.org_url()
+        ),
+        &f.secret_arn,
+        "clientSecret",
+    )
+    .await;
+    let run = stack
+        .conductor(rig.rotator(stack, LocalStack::fast_config()))
+        .rotate(&f.secret_arn)
+        .await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    f
+}
+
+#[tokio::test]
+async fn okta_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_secret() {
+    let (logs, _g) = CapturedLogs::install();
+    let stack = LocalStack::start();
+    let rig = OktaRig::start(&stack).await;
+    let okta = |f: &OktaFixture| format!("okta:{}/{}", f.app_id, f.app_id);
+    let healthy = okta_referenced(
+        &stack,
+        &rig,
+        "okta-healthy",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    // AWSPREVIOUS's secret is deleted by hand and someone adds their own: an orphan.
+    let orphaned = okta_referenced(
+        &stack,
+        &rig,
+        "okta-orphaned",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    let previous = rig.sim.secrets(&orphaned.app_id)[0].0.clone();
+    let token = rig.sim.api_token();
+    let http = reqwest::Client::new();
+    let base = format!(
+        "{}/api/v1/apps/{}/credentials/secrets/{previous}",
+        rig.sim.org_url(),
+        orphaned.app_id
+    );
+    for (method, url) in [
+        (
+            reqwest::Method::POST,
+            format!("{base}/lifecycle/deactivate"),
+        ),
+        (reqwest::Method::DELETE, base.clone()),
+    ] {
+        let r = http
+            .request(method, url)
+            .header("authorization", format!("SSWS {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    rig.sim
+        .add_secret_out_of_band(&orphaned.app_id, "hand-made-active-secret-0123", true);
+    // Past its grace period, AWSPREVIOUS's secret is still ACTIVE (grace 0).
+    let stale = okta_referenced(&stack, &rig, "okta-stale", json!({})).await;
+    let findings = audit(&stack, &rig.admin, rig.sim.org_url()).await;
+
+    quiet(&findings, &healthy.secret_arn);
+    quiet(&findings, &okta(&healthy));
+    assert!(
+        fired(&findings, "UPS-001", &okta(&orphaned)).is_some(),
+        "{findings:#?}"
+    );
+    assert!(
+        fired(&findings, "UPS-003", &okta(&stale)).is_some(),
+        "{findings:#?}"
+    );
+    let mut values = Vec::new();
+    for f in [&healthy, &orphaned, &stale] {
+        values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
+        values.extend(rig.sim.active_values(&f.app_id));
+    }
+    for f in &findings {
+        for v in &values {
+            assert!(
+                !f.description().contains(v.as_str()),
+                "{} carries a secret",
+                f.rule_id()
+            );
+        }
+    }
+    common::assert_no_leak(&logs, &values, &[]);
 }

@@ -1,6 +1,6 @@
 //! JSON calls to an IdP's management API (Okta, Microsoft Graph, Keycloak): a bearer from the
 //! admin credential, the hardened client (no redirects, bounded time and body), a few retries
-//! on 429/503 within a small budget honouring `Retry-After`, and errors classified the way the
+//! on 429/503 within a small budget honouring `Retry-After` (or Okta's `X-Rate-Limit-Reset`), and errors classified the way the
 //! rotation needs them (not found, denied, capacity, throttled). Bodies are never logged;
 //! an IdP's error text is kept short and printable.
 
@@ -124,12 +124,22 @@ impl Failure {
     }
 }
 
-/// `Retry-After` in seconds (HTTP dates are rare from IdPs and treated as absent), capped so a
-/// huge value cannot overflow anything.
+/// `Retry-After` in seconds (HTTP dates are rare from IdPs and treated as absent), else Okta's
+/// `X-Rate-Limit-Reset` (the epoch second the limit resets), capped so a huge value cannot
+/// overflow anything.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
-    let secs: u64 = v.parse().ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
+    let header = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    if let Some(secs) = header("retry-after") {
+        return Some(Duration::from_secs(secs.min(3600)));
+    }
+    let reset = header("x-rate-limit-reset")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(
+        reset.saturating_sub(now).clamp(1, 3600),
+    ))
 }
 
 /// An IdP's error text as errors print it: one line, printable ASCII, at most 300 characters.
@@ -149,5 +159,48 @@ pub fn printable_detail(detail: &str) -> String {
         "no detail given".into()
     } else {
         cleaned.trim().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, String)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_comes_from_retry_after_or_oktas_reset_time() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "3".into())])),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "99999999999".into())])),
+            Some(Duration::from_secs(3600))
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let in_two =
+            retry_after(&headers(&[("x-rate-limit-reset", (now + 2).to_string())])).unwrap();
+        assert!((1..=2).contains(&in_two.as_secs()), "{in_two:?}");
+        // A reset time already past still waits a moment.
+        assert_eq!(
+            retry_after(&headers(&[("x-rate-limit-reset", (now - 10).to_string())])),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon".into())])),
+            None
+        );
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

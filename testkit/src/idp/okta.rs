@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 
 use crate::idp::assertion::{self, Expect, ReplayGuard};
 use crate::idp::common::{
-    basic_credentials, epoch_secs, json_response, now_secs, random_alphanumeric, random_from,
+    basic_credentials, json_response, now_secs, random_alphanumeric, random_from,
 };
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -120,8 +120,13 @@ pub struct OktaSim {
     state: Shared,
 }
 
+/// Okta's timestamps: RFC 3339 with milliseconds.
 fn rfc3339(t: SystemTime) -> String {
-    aws_smithy_types::DateTime::from_secs(epoch_secs(t) as i64)
+    let millis = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
+    aws_smithy_types::DateTime::from_millis(millis)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use serde_json::{json, Value};
 
 use super::keycloak::KeycloakSim;
+use super::okta::OktaSim;
 use crate::stack::LocalStack;
 
 /// An asymmetric KMS key in moto (`ECC_NIST_P256` or `RSA_2048`, SIGN_VERIFY) and its public
@@ -234,5 +235,82 @@ impl KeycloakRig {
             .await
             .map(|r| r.status().is_success())
             .unwrap_or(false)
+    }
+}
+
+/// The Okta rig's admin service app.
+pub const OKTA_ADMIN_CLIENT: &str = "0oa-agentcore-rotator";
+
+/// An Okta org with the rotator's service app registered (its key in moto's KMS).
+pub struct OktaRig {
+    pub sim: OktaSim,
+    pub admin: IdpAdmin,
+}
+
+/// An Okta app whose secret is stored in Secrets Manager, ready to rotate.
+pub struct OktaFixture {
+    pub secret_arn: String,
+    pub app_id: String,
+    pub initial_value: String,
+}
+
+impl OktaRig {
+    /// Service app with `okta.apps.read okta.apps.manage`, signing with an ES256 key.
+    pub async fn start(stack: &LocalStack) -> OktaRig {
+        Self::start_with(stack, &["okta.apps.read", "okta.apps.manage"]).await
+    }
+
+    pub async fn start_with(stack: &LocalStack, scopes: &[&str]) -> OktaRig {
+        let sim = OktaSim::start();
+        let (key_id, jwk) = signing_key(stack, KeySpec::EccNistP256).await;
+        sim.register_admin_client(OKTA_ADMIN_CLIENT, jwk, scopes);
+        let admin = IdpAdmin {
+            signing_key_id: Some(key_id),
+            okta: Some(AdminClient {
+                url: sim.org_url().to_string(),
+                client_id: OKTA_ADMIN_CLIENT.into(),
+            }),
+            ..IdpAdmin::default()
+        };
+        OktaRig { sim, admin }
+    }
+
+    pub fn rotator(&self, stack: &LocalStack, config: Config) -> Rotator {
+        self.rotator_over(stack, stack.store(), config)
+    }
+
+    pub fn rotator_over(
+        &self,
+        stack: &LocalStack,
+        store: Arc<dyn SecretStore>,
+        config: Config,
+    ) -> Rotator {
+        stack.rotator_with_idp_over(store, &self.admin, &[self.sim.org_url()], config)
+    }
+
+    /// An app with one ACTIVE secret and its bound document; `patch` is merged into `rotation`.
+    pub async fn fixture(&self, stack: &LocalStack, patch: Value) -> OktaFixture {
+        let (app_id, value) = self.sim.create_app("research agent");
+        let mut rotation = json!({
+            "idp": "okta",
+            "appId": app_id,
+            "authorizationServerId": "default",
+            "clientAuthentication": "client_secret_basic",
+            "gracePeriodHours": 0
+        });
+        if let (Some(r), Value::Object(p)) = (rotation.as_object_mut(), patch) {
+            r.extend(p);
+        }
+        let doc = json!({
+            "clientId": app_id,
+            "clientSecret": value,
+            "description": "research agent outbound client",
+            "rotation": rotation,
+        });
+        OktaFixture {
+            secret_arn: stack.bound_secret(&doc).await,
+            app_id,
+            initial_value: value,
+        }
     }
 }
