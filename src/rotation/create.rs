@@ -7,7 +7,7 @@ use super::capacity::{self, Known};
 use super::{binding, client_ref, history, secret_lifetime, RotationError, Rotator, StepOutcome};
 use crate::event::RotationEvent;
 use crate::secret_doc::{epoch_seconds, RotationState, Supersedes};
-use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING};
+use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use crate::secrets::SecretMeta;
 use crate::upstream::generate::random_secret;
 use crate::upstream::lineage::Version;
@@ -59,7 +59,7 @@ pub async fn run(
             current_id: found.current.clone(),
             leftovers: &found.leftovers,
         };
-        let live = remove_unrecorded(r, secret, upstream.as_ref(), &client, live).await?;
+        let live = remove_unrecorded(r, secret, token, upstream.as_ref(), &client, live).await?;
         capacity::make_room(r, secret, desc, upstream.as_ref(), &client, &live, &known).await?;
         let label = label_for(token);
         let new = NewSecret {
@@ -85,12 +85,15 @@ pub async fn run(
     Ok(StepOutcome::Done)
 }
 
-/// Secrets the IdP generated for a rotation of ours that crashed before storing the value (the
-/// label names a ClientRequestToken that no version of this secret holds, or this very one):
-/// the value is lost, so nothing can use them; they are removed before anything is added.
+/// Secrets the IdP generated for a rotation of ours that crashed before storing the value: the
+/// label names this very rotation (whose version holds no value yet: createSecret would have
+/// returned early) or a version of this secret that holds no value (an abandoned rotation's
+/// placeholder), or one no version holds at all. The value is lost, so nothing can use them;
+/// they are removed before anything is added.
 async fn remove_unrecorded(
     r: &Rotator,
     secret: &str,
+    token: &str,
     upstream: &dyn Upstream,
     client: &ClientRef,
     live: Vec<UpstreamSecret>,
@@ -104,11 +107,26 @@ async fn remove_unrecorded(
     let versions = r.store.list_versions(secret).await?;
     let mut kept = Vec::with_capacity(live.len());
     for s in live {
-        let unrecorded = s
-            .label
-            .as_deref()
-            .and_then(token_in_label)
-            .is_some_and(|t| !versions.iter().any(|v| v.id == t));
+        let label = s.label.as_deref().and_then(token_in_label);
+        let version = label.and_then(|t| versions.iter().find(|v| v.id == t));
+        let unrecorded = match (label, version) {
+            (None, _) => false,
+            (Some(t), _) if t == token => true,
+            (Some(_), None) => true,
+            // AWSCURRENT and AWSPREVIOUS always hold values; others are read to be sure.
+            (Some(_), Some(v))
+                if v.stages
+                    .iter()
+                    .any(|st| st == AWSCURRENT || st == AWSPREVIOUS) =>
+            {
+                false
+            }
+            (Some(t), Some(_)) => r
+                .store
+                .get_value(secret, VersionRef::Id(t))
+                .await?
+                .is_none(),
+        };
         if unrecorded {
             tracing::info!(upstream_secret_id = %s.id, "removing an upstream secret a crashed rotation of this secret created but never stored");
             upstream.remove_secret(client, &s.id).await?;

@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::AwsUpstreams;
-use agentcore_rotator::config::{AdminClient, Config, IdpAdmin, KeycloakAdmin};
+use agentcore_rotator::config::{AdminClient, Config, EntraAdmin, IdpAdmin, KeycloakAdmin};
 use agentcore_rotator::http::{Origin, OriginPolicy};
 use agentcore_rotator::rotation::binding::BINDING_TAG;
 use agentcore_rotator::rotation::Rotator;
 use agentcore_rotator::secret_doc::SecretDocument;
 use agentcore_rotator::secrets::store::SecretStore;
 use agentcore_rotator::sensitive::SecretString;
+use aws_config::SdkConfig;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use serde_json::{json, Value};
 
+use super::aws_federation::AwsFederation;
+use super::entra::{roles, EntraSim, EXCHANGE_AUDIENCE};
 use super::keycloak::KeycloakSim;
 use super::okta::OktaSim;
 use crate::stack::LocalStack;
@@ -63,7 +66,18 @@ impl LocalStack {
 
     /// The IdP adapters as a deployment configured by `admin` builds them (KMS at moto).
     pub fn idp_upstreams(&self, admin: &IdpAdmin, origins: &OriginPolicy) -> AwsUpstreams {
-        AwsUpstreams::new(self.moto.sdk_config())
+        self.idp_upstreams_via(self.moto.sdk_config(), admin, origins)
+    }
+
+    /// [`LocalStack::idp_upstreams`] with AWS reached through `aws` (e.g. the outbound-federation
+    /// front of moto, for STS `GetWebIdentityToken`).
+    pub fn idp_upstreams_via(
+        &self,
+        aws: SdkConfig,
+        admin: &IdpAdmin,
+        origins: &OriginPolicy,
+    ) -> AwsUpstreams {
+        AwsUpstreams::new(aws)
             .with_cognito_domain_url(self.cognito.domain_url())
             .with_idp_admin(admin, origins)
     }
@@ -310,6 +324,118 @@ impl OktaRig {
         OktaFixture {
             secret_arn: stack.bound_secret(&doc).await,
             app_id,
+            initial_value: value,
+        }
+    }
+}
+
+/// The Entra rig's tenant.
+pub const ENTRA_TENANT: &str = "contoso.onmicrosoft.com";
+/// The role ARN the federation issuer names as `sub` (the rotation function's role).
+pub const ROTATION_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/agentcore-rotator-rotation";
+
+/// An Entra tenant with the rotator's management app, which signs in with a federated identity
+/// credential trusting the local AWS outbound-federation issuer (no secret anywhere).
+pub struct EntraRig {
+    pub sim: EntraSim,
+    pub federation: AwsFederation,
+    /// The management app's appId.
+    pub management_app: String,
+    pub admin: IdpAdmin,
+}
+
+/// An Entra application whose secret is stored in Secrets Manager, ready to rotate.
+pub struct EntraFixture {
+    pub secret_arn: String,
+    pub app_id: String,
+    pub initial_key_id: String,
+    pub initial_value: String,
+}
+
+impl EntraRig {
+    /// Management app with `Application.ReadWrite.OwnedBy`.
+    pub fn start(stack: &LocalStack) -> EntraRig {
+        let sim = EntraSim::start();
+        let federation = AwsFederation::start(&stack.moto.endpoint, ROTATION_ROLE_ARN);
+        sim.create_tenant(ENTRA_TENANT);
+        let (_, management_app) = sim.create_application(ENTRA_TENANT, "agentcore-rotator");
+        sim.grant_app_roles(ENTRA_TENANT, &management_app, &[roles::READ_WRITE_OWNED_BY]);
+        sim.add_federated_credential(
+            ENTRA_TENANT,
+            &management_app,
+            federation.issuer(),
+            ROTATION_ROLE_ARN,
+            EXCHANGE_AUDIENCE,
+        );
+        let admin = IdpAdmin {
+            entra: Some(EntraAdmin {
+                client_id: management_app.clone(),
+                login_url: sim.login_url().to_string(),
+                graph_url: sim.graph_url().to_string(),
+            }),
+            ..IdpAdmin::default()
+        };
+        EntraRig {
+            sim,
+            federation,
+            management_app,
+            admin,
+        }
+    }
+
+    /// AWS as the rotator sees it here: STS `GetWebIdentityToken` at the federation front, the
+    /// rest forwarded to moto.
+    pub fn aws(&self) -> SdkConfig {
+        crate::moto::sdk_config_for(self.federation.endpoint(), crate::moto::REGION)
+    }
+
+    pub fn rotator(&self, stack: &LocalStack, config: Config) -> Rotator {
+        self.rotator_over(stack, stack.store(), config)
+    }
+
+    pub fn rotator_over(
+        &self,
+        stack: &LocalStack,
+        store: Arc<dyn SecretStore>,
+        config: Config,
+    ) -> Rotator {
+        let mut config = config;
+        config.idp_admin = self.admin.clone();
+        config.origins = with_origins(config.origins, &[self.sim.login_url()]);
+        let upstreams = stack.idp_upstreams_via(self.aws(), &self.admin, &config.origins);
+        Rotator::new(store, Arc::new(upstreams), config)
+    }
+
+    /// An application owned by the management app, with one password made in the portal, and
+    /// its bound document; `patch` is merged into `rotation`.
+    pub async fn fixture(&self, stack: &LocalStack, patch: Value) -> EntraFixture {
+        let (_, app_id) = self.sim.create_application(ENTRA_TENANT, "research agent");
+        self.sim
+            .add_owner(ENTRA_TENANT, &app_id, &self.management_app);
+        let (key_id, value) = self
+            .sim
+            .add_password_out_of_band(ENTRA_TENANT, &app_id, "portal");
+        let mut rotation = json!({
+            "idp": "entra",
+            "tenantId": ENTRA_TENANT,
+            "scopes": ["https://graph.microsoft.com/.default"],
+            "clientAuthentication": "client_secret_post",
+            "gracePeriodHours": 0
+        });
+        if let (Some(r), Value::Object(p)) = (rotation.as_object_mut(), patch) {
+            r.extend(p);
+        }
+        let doc = json!({
+            "clientId": app_id,
+            "clientSecret": value,
+            "clientSecretId": key_id,
+            "description": "research agent outbound client",
+            "rotation": rotation,
+        });
+        EntraFixture {
+            secret_arn: stack.bound_secret(&doc).await,
+            app_id,
+            initial_key_id: key_id,
             initial_value: value,
         }
     }
