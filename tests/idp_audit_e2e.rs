@@ -12,7 +12,8 @@ use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::config::IdpAdmin;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator_testkit::idp::rig::{
-    with_origins, KeycloakFixture, KeycloakRig, OktaFixture, OktaRig, KEYCLOAK_REALM,
+    with_origins, EntraFixture, EntraRig, KeycloakFixture, KeycloakRig, OktaFixture, OktaRig,
+    ENTRA_TENANT, KEYCLOAK_REALM,
 };
 use agentcore_rotator_testkit::providers::create_external_oauth2;
 use agentcore_rotator_testkit::stack::LocalStack;
@@ -25,6 +26,16 @@ const UPS: [&str; 6] = [
 
 /// Active findings of a full audit with the token probe on, through `admin` (the IdP at `origin`).
 async fn audit(stack: &LocalStack, admin: &IdpAdmin, origin: &str) -> Vec<Finding> {
+    audit_via(stack, stack.moto.sdk_config(), admin, origin).await
+}
+
+/// [`audit`] with the upstreams reaching AWS through `aws` (the federation front, for Entra).
+async fn audit_via(
+    stack: &LocalStack,
+    aws: aws_config::SdkConfig,
+    admin: &IdpAdmin,
+    origin: &str,
+) -> Vec<Finding> {
     let out = Arc::new(Collected::default());
     let mut config = AuditConfig {
         token_probe: true,
@@ -34,7 +45,7 @@ async fn audit(stack: &LocalStack, admin: &IdpAdmin, origin: &str) -> Vec<Findin
     };
     config.origins = with_origins(config.origins, &[origin]);
     config.idp_admin = admin.clone();
-    let upstreams = stack.idp_upstreams(admin, &config.origins);
+    let upstreams = stack.idp_upstreams_via(aws, admin, &config.origins);
     let auditor = stack
         .auditor(out.clone(), config, None)
         .with_upstreams(Arc::new(upstreams));
@@ -281,4 +292,155 @@ async fn okta_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_se
         }
     }
     common::assert_no_leak(&logs, &values, &[]);
+}
+
+/// A rotated Entra application, referenced by provider `name`, readable by AgentCore.
+async fn entra_referenced(
+    stack: &LocalStack,
+    rig: &EntraRig,
+    name: &str,
+    patch: serde_json::Value,
+) -> EntraFixture {
+    let f = rig.fixture(stack, patch).await;
+    stack.allow_agentcore(&f.secret_arn).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        name,
+        &f.app_id,
+        &format!(
+            "{}/{ENTRA_TENANT}/v2.0/.well-known/openid-configuration",
+            rig.sim.login_url()
+        ),
+        &f.secret_arn,
+        "clientSecret",
+    )
+    .await;
+    let run = stack
+        .conductor(rig.rotator(stack, LocalStack::fast_config()))
+        .rotate(&f.secret_arn)
+        .await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    f
+}
+
+#[tokio::test]
+async fn entra_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_secret() {
+    let (logs, _g) = CapturedLogs::install();
+    let stack = LocalStack::start();
+    let rig = EntraRig::start(&stack);
+    let entra = |f: &EntraFixture| format!("entra:{ENTRA_TENANT}/{}", f.app_id);
+    let healthy = entra_referenced(
+        &stack,
+        &rig,
+        "entra-healthy",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    // A password added in the portal: an orphan.
+    let orphaned = entra_referenced(
+        &stack,
+        &rig,
+        "entra-orphaned",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    rig.sim
+        .add_password_out_of_band(ENTRA_TENANT, &orphaned.app_id, "someone's");
+    // AWSCURRENT's password removed in the portal: the IdP no longer accepts it.
+    let revoked = entra_referenced(
+        &stack,
+        &rig,
+        "entra-revoked",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    let current_key = stack.doc(&revoked.secret_arn, "AWSCURRENT").await["clientSecretId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let graph = reqwest::Client::new();
+    let token = rig
+        .sim
+        .admin_token_for_tests(ENTRA_TENANT, &["Application.ReadWrite.All"]);
+    let r = graph
+        .post(format!(
+            "{}/v1.0/applications(appId='{}')/removePassword",
+            rig.sim.graph_url(),
+            revoked.app_id
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"keyId": current_key}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // Grace period 0: AWSPREVIOUS's password is still live after it.
+    let stale = entra_referenced(&stack, &rig, "entra-stale", json!({})).await;
+    let findings = audit_via(&stack, rig.aws(), &rig.admin, rig.sim.login_url()).await;
+
+    quiet(&findings, &healthy.secret_arn);
+    quiet(&findings, &entra(&healthy));
+    assert!(
+        fired(&findings, "UPS-001", &entra(&orphaned)).is_some(),
+        "{findings:#?}"
+    );
+    assert!(
+        fired(&findings, "UPS-004", &entra(&revoked)).is_some(),
+        "{findings:#?}"
+    );
+    assert!(
+        fired(&findings, "UPS-003", &entra(&stale)).is_some(),
+        "{findings:#?}"
+    );
+    let mut values = Vec::new();
+    for f in [&healthy, &orphaned, &revoked, &stale] {
+        values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
+        values.extend(rig.sim.secret_values(ENTRA_TENANT, &f.app_id));
+    }
+    for f in &findings {
+        for v in &values {
+            assert!(
+                !f.description().contains(v.as_str()),
+                "{} carries a secret",
+                f.rule_id()
+            );
+        }
+    }
+    common::assert_no_leak(&logs, &values, &[]);
+}
+
+#[tokio::test]
+async fn an_entra_application_that_does_not_exist_fires_ups_005() {
+    let stack = LocalStack::start();
+    let rig = EntraRig::start(&stack);
+    let ghost = "0f0f0f0f-1111-2222-3333-444444444444";
+    let doc = json!({
+        "clientId": ghost,
+        "clientSecret": "deleted-app-secret-0123456789",
+        "rotation": {"idp": "entra", "tenantId": ENTRA_TENANT, "scopes": ["https://graph.microsoft.com/.default"]}
+    });
+    let arn = stack.bound_secret(&doc).await;
+    stack.allow_agentcore(&arn).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        "entra-ghost",
+        ghost,
+        &format!(
+            "{}/{ENTRA_TENANT}/v2.0/.well-known/openid-configuration",
+            rig.sim.login_url()
+        ),
+        &arn,
+        "clientSecret",
+    )
+    .await;
+    let findings = audit_via(&stack, rig.aws(), &rig.admin, rig.sim.login_url()).await;
+    assert!(
+        fired(
+            &findings,
+            "UPS-005",
+            &format!("entra:{ENTRA_TENANT}/{ghost}")
+        )
+        .is_some(),
+        "{findings:#?}"
+    );
 }
