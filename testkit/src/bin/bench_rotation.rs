@@ -1,16 +1,16 @@
 //! Wall time of full rotations on the local stack (moto + an IdP simulator), no injected
 //! delays, one line per IdP. Usage:
 //! `cargo run --release -p agentcore-rotator-testkit --bin bench-rotation [N] [IDP...]`
-//! (IDP: cognito, keycloak, okta; default all).
+//! (IDP: cognito, keycloak, okta, entra; default all).
 
 use std::time::{Duration, Instant};
 
 use agentcore_rotator_testkit::conductor::Conductor;
-use agentcore_rotator_testkit::idp::rig::{KeycloakRig, OktaRig};
+use agentcore_rotator_testkit::idp::rig::{EntraRig, KeycloakRig, OktaRig};
 use agentcore_rotator_testkit::stack::LocalStack;
 use serde_json::json;
 
-const IDPS: &[&str] = &["cognito", "keycloak", "okta"];
+const IDPS: &[&str] = &["cognito", "keycloak", "okta", "entra"];
 
 /// Rotates `n` fresh secrets made by `fixture` (after one warm-up) and prints the times.
 async fn bench<F, Fut>(idp: &str, n: usize, conductor: &Conductor, mut fixture: F)
@@ -71,6 +71,14 @@ async fn main() {
             }
             "okta" => {
                 let rig = OktaRig::start(&stack).await;
+                let conductor = stack.conductor(rig.rotator(&stack, LocalStack::fast_config()));
+                bench(idp, n, &conductor, || async {
+                    rig.fixture(&stack, json!({})).await.secret_arn
+                })
+                .await;
+            }
+            "entra" => {
+                let rig = EntraRig::start(&stack);
                 let conductor = stack.conductor(rig.rotator(&stack, LocalStack::fast_config()));
                 bench(idp, n, &conductor, || async {
                     rig.fixture(&stack, json!({})).await.secret_arn
