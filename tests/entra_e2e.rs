@@ -10,20 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentcore_rotator::event::Step;
-use agentcore_rotator_testkit::conductor::{FaultPlan, RotationRun};
+use agentcore_rotator_testkit::conductor::FaultPlan;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::idp::entra::ops;
 use agentcore_rotator_testkit::idp::rig::{EntraFixture, EntraRig, ENTRA_TENANT};
 use agentcore_rotator_testkit::stack::LocalStack;
 use common::CapturedLogs;
 use serde_json::json;
-
-fn errors(run: &RotationRun) -> Vec<String> {
-    run.steps
-        .iter()
-        .filter_map(|s| s.result.clone().err())
-        .collect()
-}
 
 async fn assert_no_leak(
     stack: &LocalStack,
@@ -92,7 +85,7 @@ async fn a_full_rotation_adds_an_entra_password_signed_in_by_aws_federation() {
         issued[0]["exp"].as_u64().unwrap() - issued[0]["iat"].as_u64().unwrap(),
         300
     );
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -115,7 +108,7 @@ async fn every_step_twice_adds_once() {
     assert_eq!(run.steps[1].result.as_deref(), Ok("already-done"));
     assert_rotated_once(&stack, &rig, &f, &run.token).await;
     assert_eq!(rig.sim.calls(ops::ADD_PASSWORD), 1);
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -144,7 +137,7 @@ async fn a_crash_after_any_step_is_recovered_by_retrying_the_whole_sequence() {
             1,
             "{step}: one add"
         );
-        assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+        assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
     }
 }
 
@@ -175,7 +168,7 @@ async fn a_crash_between_addpassword_and_the_store_removes_the_lost_password_and
         "the unrecorded password was removed"
     );
     assert_rotated_once(&stack, &rig, &f, &run.token).await;
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]

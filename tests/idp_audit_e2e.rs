@@ -132,6 +132,8 @@ async fn keycloak_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_health
         &replaced.client_id,
         "replaced-by-hand-0123456789",
     );
+    // Grace period 0: AWSPREVIOUS's secret is still valid as Keycloak's rotated secret after it.
+    let stale = referenced(&stack, &rig, "kc-stale", true, json!({}), true).await;
     // A cut-over profile, rotated without the policy.
     let cutover = referenced(
         &stack,
@@ -156,9 +158,13 @@ async fn keycloak_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_health
     assert!(fired(&findings, "UPS-004", &client(&replaced)).is_some());
     assert!(fired(&findings, "UPS-006", &client(&cutover)).is_some());
     assert!(fired(&findings, "UPS-006", &client(&healthy)).is_none());
+    assert!(
+        fired(&findings, "UPS-003", &client(&stale)).is_some(),
+        "{findings:#?}"
+    );
 
     let mut values = Vec::new();
-    for f in [&healthy, &orphaned, &replaced, &cutover] {
+    for f in [&healthy, &orphaned, &replaced, &cutover, &stale] {
         values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
         values.push(rig.sim.current_secret(KEYCLOAK_REALM, &f.client_id));
     }
@@ -265,7 +271,57 @@ async fn okta_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_se
         .add_secret_out_of_band(&orphaned.app_id, "hand-made-active-secret-0123", true);
     // Past its grace period, AWSPREVIOUS's secret is still ACTIVE (grace 0).
     let stale = okta_referenced(&stack, &rig, "okta-stale", json!({})).await;
+    // AWSCURRENT's secret deactivated in the console: Okta no longer accepts it.
+    let revoked = okta_referenced(
+        &stack,
+        &rig,
+        "okta-revoked",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    let newest = rig.sim.secrets(&revoked.app_id)[1].0.clone();
+    let r = http
+        .post(format!(
+            "{}/api/v1/apps/{}/credentials/secrets/{newest}/lifecycle/deactivate",
+            rig.sim.org_url(),
+            revoked.app_id
+        ))
+        .header("authorization", format!("SSWS {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // A document naming an app Okta does not have.
+    let ghost_app = "0oaGhostApp000000001";
+    let ghost_doc = json!({
+        "clientId": ghost_app,
+        "clientSecret": "a-secret-of-a-deleted-app-0123",
+        "rotation": {"idp": "okta", "appId": ghost_app}
+    });
+    let ghost = stack.bound_secret(&ghost_doc).await;
+    stack.allow_agentcore(&ghost).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        "okta-ghost",
+        ghost_app,
+        &format!(
+            "{}/oauth2/default/.well-known/openid-configuration",
+            rig.sim.org_url()
+        ),
+        &ghost,
+        "clientSecret",
+    )
+    .await;
     let findings = audit(&stack, &rig.admin, rig.sim.org_url()).await;
+    assert!(
+        fired(&findings, "UPS-004", &okta(&revoked)).is_some(),
+        "{findings:#?}"
+    );
+    let ghost_client = format!("okta:{ghost_app}/{ghost_app}");
+    assert!(
+        fired(&findings, "UPS-005", &ghost_client).is_some(),
+        "{findings:#?}"
+    );
 
     quiet(&findings, &healthy.secret_arn);
     quiet(&findings, &okta(&healthy));
@@ -278,7 +334,7 @@ async fn okta_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_se
         "{findings:#?}"
     );
     let mut values = Vec::new();
-    for f in [&healthy, &orphaned, &stale] {
+    for f in [&healthy, &orphaned, &stale, &revoked] {
         values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
         values.extend(rig.sim.active_values(&f.app_id));
     }
@@ -382,6 +438,11 @@ async fn entra_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_s
     quiet(&findings, &entra(&healthy));
     assert!(
         fired(&findings, "UPS-001", &entra(&orphaned)).is_some(),
+        "{findings:#?}"
+    );
+    // Entra has no cap: three live passwords where the model allows two.
+    assert!(
+        fired(&findings, "UPS-002", &entra(&orphaned)).is_some(),
         "{findings:#?}"
     );
     assert!(

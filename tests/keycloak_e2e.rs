@@ -11,7 +11,7 @@ use std::time::Duration;
 use agentcore_rotator::event::Step;
 use agentcore_rotator::sensitive::SecretString;
 use agentcore_rotator::upstream::keycloak::secret_id;
-use agentcore_rotator_testkit::conductor::{FaultPlan, RotationRun};
+use agentcore_rotator_testkit::conductor::FaultPlan;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::idp::assertion::TestSigner;
 use agentcore_rotator_testkit::idp::keycloak::ops;
@@ -22,13 +22,6 @@ use agentcore_rotator_testkit::stack::LocalStack;
 use aws_sdk_kms::types::KeySpec;
 use common::CapturedLogs;
 use serde_json::json;
-
-fn errors(run: &RotationRun) -> Vec<String> {
-    run.steps
-        .iter()
-        .filter_map(|s| s.result.clone().err())
-        .collect()
-}
 
 async fn assert_no_leak(
     stack: &LocalStack,
@@ -88,7 +81,7 @@ async fn a_full_rotation_regenerates_at_keycloak_and_keeps_the_old_secret_as_the
     assert_rotated_once(&stack, &rig, &f).await;
     assert_eq!(rig.sim.calls(ops::REGENERATE_SECRET), 1);
     assert_eq!(rig.sim.admin_tokens_issued(), 1, "one admin token, cached");
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -117,7 +110,7 @@ async fn every_step_twice_regenerates_once() {
     assert_rotated_once(&stack, &rig, &f).await;
     assert_eq!(rig.sim.calls(ops::REGENERATE_SECRET), 1);
     assert_eq!(stack.stages(&f.secret_arn).await.len(), 2);
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -146,7 +139,7 @@ async fn a_crash_after_any_step_is_recovered_by_retrying_the_whole_sequence() {
             1,
             "{step}: one regenerate"
         );
-        assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+        assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
     }
 }
 
@@ -173,7 +166,7 @@ async fn a_crash_between_the_regenerate_and_the_store_adopts_that_secret_instead
         "the retry adopted the secret the crashed attempt created"
     );
     assert_rotated_once(&stack, &rig, &f).await;
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]

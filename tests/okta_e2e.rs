@@ -7,20 +7,13 @@ mod common;
 use std::time::Duration;
 
 use agentcore_rotator::event::Step;
-use agentcore_rotator_testkit::conductor::{FaultPlan, RotationRun};
+use agentcore_rotator_testkit::conductor::FaultPlan;
 use agentcore_rotator_testkit::idp::assertion::TestSigner;
 use agentcore_rotator_testkit::idp::okta::ops;
 use agentcore_rotator_testkit::idp::rig::{OktaFixture, OktaRig, OKTA_ADMIN_CLIENT};
 use agentcore_rotator_testkit::stack::LocalStack;
 use common::CapturedLogs;
 use serde_json::json;
-
-fn errors(run: &RotationRun) -> Vec<String> {
-    run.steps
-        .iter()
-        .filter_map(|s| s.result.clone().err())
-        .collect()
-}
 
 async fn assert_no_leak(
     stack: &LocalStack,
@@ -79,7 +72,7 @@ async fn a_full_rotation_adds_a_chosen_secret_at_okta_and_keeps_the_old_one_acti
     assert_rotated_once(&stack, &rig, &f).await;
     assert_eq!(rig.sim.calls(ops::CREATE_SECRET), 1);
     assert_eq!(rig.sim.admin_tokens_issued(), 1, "one admin token, cached");
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -107,7 +100,7 @@ async fn every_step_twice_creates_once() {
     );
     assert_rotated_once(&stack, &rig, &f).await;
     assert_eq!(rig.sim.calls(ops::CREATE_SECRET), 1);
-    assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -136,7 +129,7 @@ async fn a_crash_after_any_step_is_recovered_by_retrying_the_whole_sequence() {
             1,
             "{step}: one create"
         );
-        assert_no_leak(&stack, &rig, &f, &logs, &errors(&run)).await;
+        assert_no_leak(&stack, &rig, &f, &logs, &run.errors()).await;
     }
 }
 

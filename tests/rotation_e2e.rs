@@ -22,13 +22,6 @@ async fn assert_no_leak(
     common::assert_no_leak(logs, &stack.secret_values(&[f], &[]).await, errors);
 }
 
-fn errors(run: &agentcore_rotator_testkit::conductor::RotationRun) -> Vec<String> {
-    run.steps
-        .iter()
-        .filter_map(|s| s.result.clone().err())
-        .collect()
-}
-
 /// Asserts the state after one successful rotation of a fresh fixture.
 async fn assert_rotated_once(stack: &LocalStack, f: &CognitoFixture, token: &str) {
     let stages = stack.stages(&f.secret_arn).await;
@@ -125,7 +118,7 @@ async fn every_step_invoked_twice_changes_nothing_the_second_time() {
         2,
         "no extra versions"
     );
-    assert_no_leak(&stack, &f, &logs, &errors(&run)).await;
+    assert_no_leak(&stack, &f, &logs, &run.errors()).await;
 }
 
 #[tokio::test]
@@ -153,7 +146,7 @@ async fn a_crash_after_any_step_is_recovered_by_retrying_the_whole_sequence() {
             1,
             "{step}: one upstream add"
         );
-        assert_no_leak(&stack, &f, &logs, &errors(&run)).await;
+        assert_no_leak(&stack, &f, &logs, &run.errors()).await;
     }
 }
 
@@ -166,7 +159,7 @@ async fn an_idp_failure_in_set_secret_is_retried_and_the_rotation_completes() {
     let run = conductor.rotate(&f.secret_arn).await;
     assert!(run.succeeded, "{:?}", run.last_error());
     assert_eq!(run.attempts, 2);
-    let first_error = errors(&run).remove(0);
+    let first_error = run.errors().remove(0);
     assert!(
         first_error.contains("AddUserPoolClientSecret"),
         "{first_error}"

@@ -11,8 +11,8 @@
 //! returned; a generated one is returned once. The token endpoint, like Cognito's, does not
 //! form-decode HTTP Basic credentials.
 
+use crate::idp::common::{bind_loopback, serve_in_background};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -369,10 +369,7 @@ async fn discovery(Path(pool): Path<String>, State(state): State<(Shared, String
 impl CognitoSim {
     pub fn start() -> CognitoSim {
         let state: Shared = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let addr: SocketAddr = listener.local_addr().expect("local addr");
-        let endpoint = format!("http://{addr}");
-        listener.set_nonblocking(true).expect("nonblocking");
+        let (listener, endpoint) = bind_loopback();
         let app = Router::new()
             .route("/", post(json_rpc))
             .route("/domain/{domain}/oauth2/token", post(token))
@@ -382,16 +379,7 @@ impl CognitoSim {
                     .route("/{pool}/.well-known/openid-configuration", get(discovery))
                     .with_state((state.clone(), endpoint.clone())),
             );
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app).await.expect("cognito simulator");
-            });
-        });
+        serve_in_background(listener, app, "cognito simulator");
         CognitoSim { endpoint, state }
     }
 

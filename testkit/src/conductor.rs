@@ -39,6 +39,14 @@ pub struct RotationRun {
 
 impl RotationRun {
     /// The last error message, if the rotation failed.
+    /// Every step's error message, in order (for leak checks).
+    pub fn errors(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|s| s.result.clone().err())
+            .collect()
+    }
+
     pub fn last_error(&self) -> Option<&str> {
         self.steps
             .iter()

@@ -39,6 +39,16 @@ pub fn ensure_setup() {
     });
 }
 
+/// The Python of `.venv-contract`, where `scripts/setup` installs the vendors' SDKs that the
+/// simulator contract tests drive (kept apart from moto's venv).
+pub fn contract_python() -> PathBuf {
+    let python = repo_root().join(".venv-contract/bin/python");
+    if !python.exists() {
+        ensure_setup();
+    }
+    python
+}
+
 /// moto's own log (request lines, its complaints about Docker) goes to `target/moto.log`.
 fn moto_log() -> Stdio {
     let path = repo_root().join("target").join("moto.log");

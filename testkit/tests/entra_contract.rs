@@ -10,7 +10,7 @@ use std::time::Duration;
 use agentcore_rotator_testkit::idp::assertion::TestSigner;
 use agentcore_rotator_testkit::idp::aws_federation::AwsFederation;
 use agentcore_rotator_testkit::idp::entra::{ops, roles, EntraSim, EXCHANGE_AUDIENCE, JWT_BEARER};
-use agentcore_rotator_testkit::moto::{ensure_setup, repo_root, sdk_config_for, Moto, REGION};
+use agentcore_rotator_testkit::moto::{contract_python, repo_root, sdk_config_for, Moto, REGION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -18,11 +18,7 @@ const TENANT: &str = "contoso.onmicrosoft.com";
 const ROLE: &str = "arn:aws:iam::123456789012:role/agentcore-rotator-rotation";
 
 fn run_driver(args: &[&str]) -> Value {
-    let python = repo_root().join(".venv-contract/bin/python");
-    if !python.exists() {
-        ensure_setup();
-    }
-    let out = Command::new(&python)
+    let out = Command::new(contract_python())
         .arg(repo_root().join("testkit/contract/entra/driver.py"))
         .args(args)
         .output()

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use agentcore_rotator_testkit::idp::assertion::TestSigner;
 use agentcore_rotator_testkit::idp::common::{rsa_jwk, test_rsa_key};
 use agentcore_rotator_testkit::idp::okta::{ops, OktaSim, JWT_BEARER};
-use agentcore_rotator_testkit::moto::{ensure_setup, repo_root};
+use agentcore_rotator_testkit::moto::{contract_python, repo_root};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -17,11 +17,7 @@ const SERVICE_APP: &str = "0oa-rotator-service";
 const KID: &str = "contract-rsa-1";
 
 fn run_driver(sim: &OktaSim, app_id: &str) -> Value {
-    let python = repo_root().join(".venv-contract/bin/python");
-    if !python.exists() {
-        ensure_setup();
-    }
-    let out = Command::new(&python)
+    let out = Command::new(contract_python())
         .arg(repo_root().join("testkit/contract/okta/driver.py"))
         .args([
             sim.org_url(),

@@ -27,7 +27,7 @@ use base64::Engine as _;
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 
-use super::common::{rsa_jwk, test_rsa_key};
+use super::common::{bind_loopback, rsa_jwk, serve_in_background, test_rsa_key};
 use serde_json::{json, Value};
 
 const KID: &str = "agentcore-rotator-testkit-federation-1";
@@ -52,9 +52,7 @@ pub struct AwsFederation {
 impl AwsFederation {
     /// Starts in front of the moto server at `moto_endpoint`; tokens name `role_arn` as `sub`.
     pub fn start(moto_endpoint: &str, role_arn: &str) -> AwsFederation {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        listener.set_nonblocking(true).expect("nonblocking");
+        let (listener, base) = bind_loopback();
         let state = Arc::new(Federation {
             key: test_rsa_key(),
             issuer: base.clone(),
@@ -69,16 +67,7 @@ impl AwsFederation {
             .route("/.well-known/jwks.json", get(jwks))
             .fallback(sts_or_forward)
             .with_state(state.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app).await.expect("federation server");
-            });
-        });
+        serve_in_background(listener, app, "federation server");
         AwsFederation { state }
     }
 

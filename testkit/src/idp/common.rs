@@ -10,6 +10,31 @@ use ring::signature::{KeyPair, RsaKeyPair};
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A listener on an ephemeral loopback port, and its base URL (`http://127.0.0.1:PORT`).
+pub fn bind_loopback() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    (listener, base)
+}
+
+/// Serves `app` from a thread and runtime of its own, for the life of the test process (so a
+/// simulator outlives the runtime of the test that started it).
+pub fn serve_in_background(listener: std::net::TcpListener, app: axum::Router, name: &'static str) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        });
+    });
+}
+
 pub fn epoch_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }

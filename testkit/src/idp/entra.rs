@@ -49,7 +49,10 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::idp::assertion::{self, Expect, ReplayGuard};
-use crate::idp::common::{basic_credentials, json_response, random_alphanumeric, random_from};
+use crate::idp::common::{
+    basic_credentials, bind_loopback, json_response, random_alphanumeric, random_from,
+    serve_in_background,
+};
 
 /// The audience Entra requires of a federated credential's assertion.
 pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -666,9 +669,7 @@ async fn discovery(
 impl EntraSim {
     pub fn start() -> EntraSim {
         let state: Shared = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        listener.set_nonblocking(true).expect("nonblocking");
+        let (listener, base) = bind_loopback();
         let graph_routes = Router::new()
             .route("/v1.0/{*rest}", axum::routing::any(graph))
             .with_state(state.clone());
@@ -680,16 +681,7 @@ impl EntraSim {
             )
             .with_state((state.clone(), base.clone()));
         let app = graph_routes.merge(login);
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app).await.expect("entra simulator");
-            });
-        });
+        serve_in_background(listener, app, "entra simulator");
         EntraSim { base, state }
     }
 

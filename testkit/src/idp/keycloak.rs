@@ -55,7 +55,8 @@ use serde_json::{json, Map, Value};
 
 use crate::idp::assertion::{self, Expect, ReplayGuard};
 use crate::idp::common::{
-    basic_credentials, epoch_secs, json_response, now_secs, random_alphanumeric,
+    basic_credentials, bind_loopback, epoch_secs, json_response, now_secs, random_alphanumeric,
+    serve_in_background,
 };
 
 /// `client_assertion_type` of RFC 7523 client authentication.
@@ -1008,9 +1009,7 @@ async fn certs(Path(realm): Path<String>, State((state, _)): State<(Shared, Stri
 impl KeycloakSim {
     pub fn start() -> KeycloakSim {
         let state: Shared = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        listener.set_nonblocking(true).expect("nonblocking");
+        let (listener, base) = bind_loopback();
         let clients = "/admin/realms/{realm}/clients";
         // The admin client asks for the collection with a trailing slash (`…/clients/?clientId=`),
         // which Keycloak serves like the bare path.
@@ -1040,18 +1039,7 @@ impl KeycloakSim {
             .route("/realms/{realm}/protocol/openid-connect/certs", get(certs))
             .with_state((state.clone(), base.clone()));
         let app = admin.merge(oidc);
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app)
-                    .await
-                    .expect("keycloak simulator");
-            });
-        });
+        serve_in_background(listener, app, "keycloak simulator");
         KeycloakSim { base, state }
     }
 

@@ -46,7 +46,8 @@ use sha2::{Digest, Sha256};
 
 use crate::idp::assertion::{self, Expect, ReplayGuard};
 use crate::idp::common::{
-    basic_credentials, json_response, now_secs, random_alphanumeric, random_from,
+    basic_credentials, bind_loopback, json_response, now_secs, random_alphanumeric, random_from,
+    serve_in_background,
 };
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -694,9 +695,7 @@ impl OktaSim {
     pub fn start() -> OktaSim {
         let state: Shared = Arc::default();
         state.lock().unwrap().auth_servers.insert("default".into());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        listener.set_nonblocking(true).expect("nonblocking");
+        let (listener, base) = bind_loopback();
         let secrets = "/api/v1/apps/{app}/credentials/secrets";
         let app = Router::new()
             .route(secrets, get(list_secrets).post(create_secret))
@@ -720,16 +719,7 @@ impl OktaSim {
                 get(discovery),
             )
             .with_state((state.clone(), base.clone()));
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app).await.expect("okta simulator");
-            });
-        });
+        serve_in_background(listener, app, "okta simulator");
         OktaSim { base, state }
     }
 
