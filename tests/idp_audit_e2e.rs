@@ -10,7 +10,9 @@ use std::sync::Arc;
 use agentcore_rotator::audit::engine::Collected;
 use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::config::IdpAdmin;
+use agentcore_rotator::event::Step;
 use agentcore_rotator::findings::Finding;
+use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::idp::rig::{
     with_origins, EntraFixture, EntraRig, KeycloakFixture, KeycloakRig, OktaFixture, OktaRig,
     ENTRA_TENANT, KEYCLOAK_REALM,
@@ -432,8 +434,36 @@ async fn entra_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_s
     assert!(r.status().is_success(), "{}", r.status());
     // Grace period 0: AWSPREVIOUS's password is still live after it.
     let stale = entra_referenced(&stack, &rig, "entra-stale", json!({})).await;
+    // A rotation that crashed between addPassword and the store left a labelled password.
+    let crashed = entra_referenced(
+        &stack,
+        &rig,
+        "entra-crashed",
+        json!({"gracePeriodHours": 24}),
+    )
+    .await;
+    let store = FaultyStore::new(stack.store(), |call| matches!(call, Call::Put));
+    let crashing = stack.conductor(rig.rotator_over(&stack, store, LocalStack::fast_config()));
+    let token = crashing.begin(&crashed.secret_arn).await;
+    crashing
+        .invoke(&crashed.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap_err();
     let findings = audit_via(&stack, rig.aws(), &rig.admin, rig.sim.login_url()).await;
 
+    let lost = fired(&findings, "UPS-001", &entra(&crashed)).expect("the lost password");
+    assert!(
+        lost.description().contains("labelled by agentcore-rotator"),
+        "{}",
+        lost.description()
+    );
+    assert!(
+        !fired(&findings, "UPS-001", &entra(&orphaned))
+            .unwrap()
+            .description()
+            .contains("labelled"),
+        "a portal password is not ours"
+    );
     quiet(&findings, &healthy.secret_arn);
     quiet(&findings, &entra(&healthy));
     assert!(
@@ -454,7 +484,7 @@ async fn entra_ups_rules_fire_on_each_broken_state_and_stay_quiet_on_a_healthy_s
         "{findings:#?}"
     );
     let mut values = Vec::new();
-    for f in [&healthy, &orphaned, &revoked, &stale] {
+    for f in [&healthy, &orphaned, &revoked, &stale, &crashed] {
         values.extend(stack.stored_secret_values(&f.secret_arn, &[]).await);
         values.extend(rig.sim.secret_values(ENTRA_TENANT, &f.app_id));
     }

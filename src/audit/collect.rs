@@ -22,7 +22,7 @@ pub use crate::secrets::inventory::{BATCH_SIZE, LIST_PAGE};
 use crate::secrets::{keys, Payload, SecretInventory, VersionRef};
 use crate::upstream::lineage::{self, Lineage};
 use crate::upstream::token_probe::{ProbeEndpoint, ProbeError, ProbeRequest, TokenProbe};
-use crate::upstream::{ClientRef, Upstream, UpstreamDirectory, UpstreamError};
+use crate::upstream::{token_in_label, ClientRef, Upstream, UpstreamDirectory, UpstreamError};
 
 use super::config::AuditConfig;
 use super::snapshot::{
@@ -547,6 +547,12 @@ impl Collector {
         };
         let facts = UpstreamFacts {
             client: current.coordinates(),
+            labelled_ours: live
+                .iter()
+                .flatten()
+                .filter(|s| s.label.as_deref().and_then(token_in_label).is_some())
+                .map(|s| s.id.clone())
+                .collect(),
             live: live.map(|l| l.into_iter().map(|s| s.id).collect()),
             current: current_lineage,
             previous: previous_lineage,

@@ -105,6 +105,8 @@ pub struct UpstreamFacts {
     pub probe: ProbeFacts,
     /// The profile accepts a rotation without overlap (`rotation.cutover`).
     pub cutover: bool,
+    /// Live secrets whose IdP label says a rotation of ours created them (IdP-generated values).
+    pub labelled_ours: Vec<String>,
 }
 
 /// The opt-in token probe of AWSCURRENT at the IdP.

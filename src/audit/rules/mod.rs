@@ -188,6 +188,7 @@ pub(crate) mod fixtures {
             grace_ends: Some(Timestamp::from_millis(NOW + DAY)),
             probe: ProbeFacts::Accepted,
             cutover: false,
+            labelled_ours: Vec::new(),
         }));
         Snapshot {
             region: REGION.into(),

@@ -81,9 +81,14 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
                 &UPS_ORPHAN,
                 res(),
                 format!(
-                    "upstream client {} has live secret(s) {} that match no version of {arn}",
+                    "upstream client {} has live secret(s) {} that match no version of {arn}{}",
                     u.client,
-                    orphans.join(", ")
+                    orphans.join(", "),
+                    if orphans.iter().any(|o| u.labelled_ours.iter().any(|l| l == o)) {
+                        " (labelled by agentcore-rotator: created by a rotation that ended before storing its value, which is lost; the next rotation of this secret removes it)"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
@@ -133,6 +138,25 @@ mod tests {
         assert_only(&s, &UPS_ORPHAN);
         let e = crate::audit::rules::evaluate(&s, &ctx());
         assert!(e.findings[0].description().contains("cs-x"));
+    }
+
+    #[test]
+    fn an_orphan_our_label_names_is_described_as_a_crashed_rotations() {
+        let mut s = healthy();
+        let u = upstream(&mut s);
+        u.live = Some(vec!["cs-2".into(), "cs-lost".into()]);
+        u.previous = Some(Lineage::Absent);
+        u.labelled_ours = vec!["cs-lost".into()];
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert_eq!(e.findings.len(), 1);
+        let d = e.findings[0].description();
+        assert!(
+            d.contains("cs-lost") && d.contains("labelled by agentcore-rotator"),
+            "{d}"
+        );
+        upstream(&mut s).labelled_ours.clear();
+        let e = crate::audit::rules::evaluate(&s, &ctx());
+        assert!(!e.findings[0].description().contains("labelled"));
     }
 
     #[test]
