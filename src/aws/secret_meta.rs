@@ -22,7 +22,9 @@ macro_rules! secret_meta {
                 .map(str::to_string),
             rotation_lambda_exists: None,
             managed_rotation: $e.owning_service().is_some()
-                || !$e.external_secret_rotation_metadata().is_empty(),
+                || !$e.external_secret_rotation_metadata().is_empty()
+                || $e.r#type().is_some_and(|t| !t.is_empty()),
+            managed_type: $e.r#type().filter(|t| !t.is_empty()).map(str::to_string),
             created: $crate::aws::secret_meta::ts($e.created_date()),
             last_rotated: $crate::aws::secret_meta::ts($e.last_rotated_date()),
             last_changed: $crate::aws::secret_meta::ts($e.last_changed_date()),

@@ -65,6 +65,8 @@ pub enum RotationError {
     Event(#[from] crate::event::EventError),
     #[error("rotation is not enabled for this secret; enable it with RotateSecret before invoking the rotation function")]
     RotationNotEnabled,
+    #[error("Secrets Manager rotates this secret itself ({0}): this function does not rotate managed external secrets; attach no rotation function (the audit still confirms its AgentCore references after each managed rotation)")]
+    ManagedExternally(String),
     #[error("ClientRequestToken is not a version of this secret")]
     TokenNotFound,
     #[error("ClientRequestToken version is not labelled AWSPENDING")]

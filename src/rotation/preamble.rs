@@ -17,6 +17,12 @@ pub enum Preamble {
 }
 
 pub fn check(desc: &SecretMeta, token: &str) -> Result<Preamble, RotationError> {
+    if desc.managed_rotation {
+        return Err(RotationError::ManagedExternally(match &desc.managed_type {
+            Some(t) => format!("managed external secret of type {t}"),
+            None => "managed rotation".into(),
+        }));
+    }
     if !desc.rotation_enabled {
         return Err(RotationError::RotationNotEnabled);
     }
@@ -74,6 +80,18 @@ mod tests {
             check(&d, "t"),
             Err(RotationError::RotationNotEnabled)
         ));
+    }
+
+    #[test]
+    fn a_managed_external_secret_is_refused_naming_its_type() {
+        let mut d = desc(true, &[("old", &["AWSCURRENT"]), ("t", &["AWSPENDING"])]);
+        d.managed_rotation = true;
+        d.managed_type = Some("OktaOAuthClientSecret".into());
+        let err = check(&d, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("OktaOAuthClientSecret") && err.contains("rotates this secret itself"),
+            "{err}"
+        );
     }
 
     #[test]

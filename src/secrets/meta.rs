@@ -19,6 +19,8 @@ pub struct SecretMeta {
     /// Rotated by Secrets Manager itself or another AWS service (managed external secret,
     /// `OwningService`): no rotation Lambda is expected.
     pub managed_rotation: bool,
+    /// A managed external secret's partner integration (`Type`, e.g. `OktaOAuthClientSecret`).
+    pub managed_type: Option<String>,
     pub created: Option<Timestamp>,
     pub last_rotated: Option<Timestamp>,
     pub last_changed: Option<Timestamp>,

@@ -14,7 +14,34 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 import boto3  # noqa: E402  (moto depends on it)
+from moto.secretsmanager import models as sm_models  # noqa: E402
+from moto.secretsmanager import responses as sm_responses  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
+
+# moto accepts CreateSecret's `Type` (a managed external secret's partner integration, e.g.
+# OktaOAuthClientSecret) but drops it; keep it and return it from DescribeSecret and ListSecrets,
+# as Secrets Manager does, so managed external secrets can be tested. Nothing else changes.
+_create_secret = sm_responses.SecretsManagerResponse.create_secret
+_to_dict = sm_models.FakeSecret.to_dict
+
+
+def _create_secret_keeping_type(self):
+    out = _create_secret(self)
+    partner_type = self._get_param("Type")
+    if partner_type:
+        self.backend.describe_secret(json.loads(out)["ARN"]).partner_type = partner_type
+    return out
+
+
+def _to_dict_with_type(self):
+    dct = _to_dict(self)
+    if getattr(self, "partner_type", None):
+        dct["Type"] = self.partner_type
+    return dct
+
+
+sm_responses.SecretsManagerResponse.create_secret = _create_secret_keeping_type
+sm_models.FakeSecret.to_dict = _to_dict_with_type
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
