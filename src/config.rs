@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::http::OriginPolicy;
+use crate::upstream::vendors::Vendor;
 
 /// Default for `ROTATOR_COGNITO_DOMAIN_URL`: where a Cognito prefix domain lives.
 pub const DEFAULT_COGNITO_DOMAIN_URL: &str = "https://{domain}.auth.{region}.amazoncognito.com";
@@ -42,6 +43,9 @@ pub struct IdpAdmin {
     pub keycloak: Option<KeycloakAdmin>,
     /// `ROTATOR_ENTRA_ADMIN_CLIENT_ID` (+ `ROTATOR_ENTRA_LOGIN_URL`, `ROTATOR_ENTRA_GRAPH_URL`).
     pub entra: Option<EntraAdmin>,
+    /// `ROTATOR_VENDOR_TOKEN_URL_<VENDOR>`: where a staged vendor's token endpoint is, when not
+    /// the vendor's own (an egress proxy, a local stack).
+    pub vendor_token_urls: std::collections::BTreeMap<Vendor, String>,
 }
 
 /// Default `ROTATOR_ENTRA_LOGIN_URL` and `ROTATOR_ENTRA_GRAPH_URL` (Microsoft's global cloud).
@@ -152,7 +156,20 @@ impl IdpAdmin {
                 })
             }
         };
+        let mut vendor_token_urls = std::collections::BTreeMap::new();
+        for vendor in crate::upstream::vendors::ALL {
+            let key = vendor.url_setting();
+            if let Some(url) = env.text(key) {
+                let parsed = origins.check_derived(&url, key).map_err(|_| ConfigError {
+                    key,
+                    value: redact_credentials(&url),
+                    expected: "an https URL (http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
+                })?;
+                vendor_token_urls.insert(vendor, parsed.to_string());
+            }
+        }
         Ok(Self {
+            vendor_token_urls,
             entra,
             signing_key_id,
             okta,

@@ -20,6 +20,8 @@ pub enum IdpKind {
     Entra,
     Okta,
     Keycloak,
+    /// A vendor whose secrets only its console creates: the operator stages each new value.
+    Staged,
 }
 
 impl IdpKind {
@@ -30,6 +32,7 @@ impl IdpKind {
             IdpKind::Entra => "entra",
             IdpKind::Okta => "okta",
             IdpKind::Keycloak => "keycloak",
+            IdpKind::Staged => "staged",
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct RotationProfile {
     /// `secret-rotation` client policy may cut over with a window of failure (`rotation.cutover`).
     pub realm: Option<String>,
     pub cutover: bool,
+    /// The vendor of a staged rotation (`rotation.vendor`).
+    pub vendor: Option<crate::upstream::vendors::Vendor>,
 }
 
 /// The rotator's bookkeeping for one version (`rotationState`).
@@ -264,6 +269,7 @@ impl SecretDocument {
             IdpKind::Entra => p.tenant_id.as_deref(),
             IdpKind::Okta => p.app_id.as_deref(),
             IdpKind::Keycloak => p.realm.as_deref(),
+            IdpKind::Staged => p.vendor.map(|v| v.name()),
         };
         format!(
             "{}:{}/{}",
@@ -352,6 +358,7 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         "entra" => IdpKind::Entra,
         "okta" => IdpKind::Okta,
         "keycloak" => IdpKind::Keycloak,
+        "staged" => IdpKind::Staged,
         "auth0" => {
             return Err(DocumentError::Invalid {
                 field: "rotation.idp".into(),
@@ -418,6 +425,27 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         "a realm name (letters, digits, '.', '_', '-')",
         |v| is_name(v, b"._-"),
     )?;
+    let vendor = match (optional_string(p, "vendor", "rotation.vendor")?, idp) {
+        (None, IdpKind::Staged) => return Err(DocumentError::Missing("rotation.vendor".into())),
+        (None, _) => None,
+        (Some(v), IdpKind::Staged) => {
+            Some(crate::upstream::vendors::Vendor::parse(&v).ok_or_else(|| {
+                DocumentError::Invalid {
+                    field: "rotation.vendor".into(),
+                    reason: format!(
+                        "unknown vendor {v:?}; supported: {}",
+                        crate::upstream::vendors::Vendor::names()
+                    ),
+                }
+            })?)
+        }
+        (Some(_), _) => {
+            return Err(DocumentError::Invalid {
+                field: "rotation.vendor".into(),
+                reason: "only a staged rotation (rotation.idp \"staged\") names a vendor".into(),
+            })
+        }
+    };
     let cutover = match p.get("cutover") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -501,10 +529,12 @@ fn parse_profile(raw: &Map<String, Value>) -> Result<RotationProfile, DocumentEr
         authorization_server_id,
         realm,
         cutover,
+        vendor,
     })
 }
 
-const SUPPORTED_IDPS: &str = "supported: \"cognito\", \"entra\", \"okta\", \"keycloak\"";
+const SUPPORTED_IDPS: &str =
+    "supported: \"cognito\", \"entra\", \"okta\", \"keycloak\", \"staged\"";
 
 /// An IdP coordinate that ends up in a URL path: ASCII letters and digits plus `extra`, at
 /// most 128 characters, not starting with punctuation (so never `..`, `/` or `?`).

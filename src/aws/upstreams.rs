@@ -22,6 +22,7 @@ use crate::upstream::cognito::Cognito;
 use crate::upstream::entra::Entra;
 use crate::upstream::keycloak::Keycloak;
 use crate::upstream::okta::{self, Okta};
+use crate::upstream::staged::Staged;
 use crate::upstream::{Upstream, UpstreamDirectory, UpstreamError};
 
 /// Builds IdP adapters from one AWS configuration; Cognito clients are per Region (taken from
@@ -269,6 +270,18 @@ impl UpstreamDirectory for AwsUpstreams {
             IdpKind::Okta => self.okta(profile).await,
             IdpKind::Keycloak => self.keycloak(profile).await,
             IdpKind::Entra => self.entra(profile).await,
+            IdpKind::Staged => {
+                let vendor = profile
+                    .vendor
+                    .ok_or_else(|| UpstreamError::Profile("rotation.vendor is required".into()))?;
+                Ok(Arc::new(Staged::new(
+                    vendor,
+                    self.idp_admin
+                        .vendor_token_urls
+                        .get(&vendor)
+                        .map(String::as_str),
+                )))
+            }
         }
     }
 }

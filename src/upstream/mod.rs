@@ -9,7 +9,9 @@ pub mod keycloak;
 pub mod lineage;
 pub mod okta;
 pub mod rest;
+pub mod staged;
 pub mod token_probe;
+pub mod vendors;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -70,11 +70,11 @@ fn okta_sdk_reads_every_answer_of_the_app_secrets_api_and_its_own_private_key_jw
     assert!(third["causes"][0]
         .as_str()
         .unwrap()
-        .contains("more than two"));
+        .contains("maximum number of client secrets"));
 
     for (step, cause) in [
-        ("delete_active", "Deactivate it first"),
-        ("deactivate_last_active", "only active"),
+        ("delete_active", "Deactivate the secret before deleting it"),
+        ("deactivate_last_active", "only active client secret"),
     ] {
         let e = &out[step]["error"];
         assert_eq!(e["code"], "E0000001", "{step}: {out}");

@@ -9,7 +9,7 @@
 //!   ACTIVE/INACTIVE, `client_secret` masked, `secret_hash`, `created`, `lastUpdated`, `_links`).
 //! - `POST …/secrets` (body optional `client_secret`, 14–100 printable characters without spaces, and
 //!   `status`) → 201 with the value in full, once. At most two secrets per app, ACTIVE or INACTIVE:
-//!   a third is 400 E0000001 whose cause says so.
+//!   a third is 400 E0000001 "You've reached the maximum number of client secrets per client.".
 //! - `GET|DELETE …/secrets/{secretId}`; `POST …/{secretId}/lifecycle/activate|deactivate` (200, the
 //!   secret). Only an INACTIVE secret can be deleted; the only ACTIVE secret cannot be deactivated
 //!   (400 E0000001 each). Deleting an unknown secret is 404 E0000007.
@@ -27,9 +27,9 @@
 //!   otherwise 401 `invalid_client`. Discovery at `/oauth2/{id}/.well-known/openid-configuration`
 //!   and `/.well-known/oauth-authorization-server`.
 //!
-//! The exact wording of Okta's validation causes (the cap, deactivating the last secret, deleting
-//! an active one) is the simulator's: Okta documents the rules, not the texts. Secrets are never
-//! logged.
+//! The three lifecycle refusals use the texts of the error examples in Okta's Management OpenAPI
+//! spec (summary "Api validation failed: OAuth2ClientSecretMediated"); other texts are the
+//! simulator's where Okta documents only the rule. Secrets are never logged.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,6 +159,8 @@ enum Refusal {
     AppNotFound(String),
     SecretNotFound(String),
     Invalid(&'static str),
+    /// A secret-lifecycle rule (the cap, the last active secret, deleting an active one).
+    Rule(&'static str),
     Injected(u16),
 }
 
@@ -202,6 +204,12 @@ impl IntoResponse for Refusal {
                 StatusCode::BAD_REQUEST,
                 "E0000001",
                 "Api validation failed: client_secret",
+                &[cause],
+            ),
+            Refusal::Rule(cause) => okta_error(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                "Api validation failed: OAuth2ClientSecretMediated",
                 &[cause],
             ),
             Refusal::Injected(status) => injected(status),
@@ -398,8 +406,8 @@ async fn create_secret(
         };
         let app = sim.app(&app_id)?;
         if app.secrets.len() >= MAX_SECRETS {
-            return Err(Refusal::Invalid(
-                "You can't have more than two client secrets for an application. Deactivate and delete a secret before you create another.",
+            return Err(Refusal::Rule(
+                "You've reached the maximum number of client secrets per client.",
             ));
         }
         let value = match req.get("client_secret") {
@@ -459,8 +467,8 @@ async fn delete_secret(
         sim.admin(ops::DELETE_SECRET, &headers, true)?;
         let app = sim.app(&app_id)?;
         if app.secret(&secret_id)?.active {
-            return Err(Refusal::Invalid(
-                "Cannot delete an ACTIVE client secret. Deactivate it first.",
+            return Err(Refusal::Rule(
+                "You can't delete an active client secret. Deactivate the secret before deleting it.",
             ));
         }
         app.secrets.retain(|s| s.id != secret_id);
@@ -491,8 +499,8 @@ async fn lifecycle(
         let active_count = app.secrets.iter().filter(|s| s.active).count();
         let s = app.secret(&secret_id)?;
         if !activate && s.active && active_count == 1 {
-            return Err(Refusal::Invalid(
-                "Cannot deactivate the only active client secret of an application.",
+            return Err(Refusal::Rule(
+                "You can't deactivate the only active client secret.",
             ));
         }
         if activate && !s.active {
