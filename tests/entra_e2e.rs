@@ -255,7 +255,7 @@ async fn a_federated_assertion_entra_rejects_is_a_clear_error_and_nothing_change
     assert!(
         err.contains("refused the rotator's admin client")
             && err.contains(&rig.management_app)
-            && err.contains("70021"),
+            && err.contains("700213"),
         "{err}"
     );
     assert_eq!(rig.sim.calls(ops::ADD_PASSWORD), 0);

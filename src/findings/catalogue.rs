@@ -104,6 +104,13 @@ pub const ROT_BROKEN_NOT_ROLLED_BACK: Rule = Rule {
     remediation: "Fix the provider or the AWSCURRENT document now: the previous upstream secret is no longer live, so the previous version cannot be restored.",
 };
 
+pub const ROT_STAGED_DUE: Rule = Rule {
+    id: "ROT-003",
+    severity: Severity::Medium,
+    title: "Staged rotation is due but no new client secret is staged",
+    remediation: "Create a new client secret in the vendor's console, then stage it: agentcore-rotator stage --secret <arn> (it reads the value from standard input and starts the rotation).",
+};
+
 // ------------------------------------------------------------------ secrets (SEC)
 
 pub const SEC_ROTATION_DISABLED: Rule = Rule {
@@ -201,7 +208,11 @@ pub const REFERENCES: &[&Rule] = &[
 ];
 
 /// The rotation's own outcomes.
-pub const ROTATION: &[&Rule] = &[&ROT_ROLLED_BACK, &ROT_BROKEN_NOT_ROLLED_BACK];
+pub const ROTATION: &[&Rule] = &[
+    &ROT_ROLLED_BACK,
+    &ROT_BROKEN_NOT_ROLLED_BACK,
+    &ROT_STAGED_DUE,
+];
 
 /// The audit's own families: secrets, upstream, coverage.
 pub const AUDIT_FAMILIES: &[&Rule] = &[

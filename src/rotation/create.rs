@@ -6,7 +6,7 @@
 use super::capacity::{self, Known};
 use super::{binding, client_ref, history, secret_lifetime, RotationError, Rotator, StepOutcome};
 use crate::event::RotationEvent;
-use crate::secret_doc::{epoch_seconds, RotationState, Supersedes};
+use crate::secret_doc::{epoch_seconds, IdpKind, RotationState, Supersedes};
 use crate::secrets::store::{VersionRef, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 use crate::secrets::SecretMeta;
 use crate::upstream::generate::random_secret;
@@ -29,6 +29,9 @@ pub async fn run(
         return Ok(StepOutcome::AlreadyDone);
     }
     binding::check(desc, &current, "AWSCURRENT")?;
+    if current.profile.idp == IdpKind::Staged {
+        return super::staged::create(r, event, desc, &current).await;
+    }
     let current_version = Version {
         id: desc
             .version_with(AWSCURRENT)

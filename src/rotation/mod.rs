@@ -9,6 +9,7 @@ pub mod history;
 pub mod preamble;
 pub mod references;
 pub mod set;
+pub mod staged;
 pub mod test;
 
 use std::fmt;
@@ -98,6 +99,12 @@ pub enum RotationError {
     UnknownLineage(String),
     #[error("identity provider returned no value for a secret it generated")]
     NoValue,
+    #[error("stage a new value first: no new {vendor} client secret is staged for {secret}. Create one in the vendor's console, then run: agentcore-rotator stage --secret {secret}")]
+    NothingStaged { secret: String, vendor: String },
+    #[error("the staged version cannot be rotated to, nothing was promoted: {0}")]
+    StagedInvalid(String),
+    #[error("testSecret failed: {0}")]
+    Vendor(#[from] crate::upstream::vendors::ProofError),
     #[error("secret {secret} is not bound to an identity-provider client: an administrator must tag it (aws secretsmanager tag-resource --secret-id {secret} --tags Key={tag},Value={document}) before it can rotate; nothing was changed", tag = binding::BINDING_TAG)]
     Unbound { secret: String, document: String },
     #[error("the {stage} document names {document} but the secret is bound to {bound} (tag {tag}); nothing was changed: correct the document, or have an administrator change the binding", tag = binding::BINDING_TAG)]

@@ -3,6 +3,7 @@
 
 use super::capacity::{self, Known};
 use super::{binding, client_ref, secret_lifetime, RotationError, Rotator, StepOutcome};
+use crate::secret_doc::IdpKind;
 use crate::secrets::store::AWSCURRENT;
 use crate::secrets::SecretMeta;
 use crate::upstream::lineage::{self, Lineage, Version};
@@ -16,6 +17,10 @@ pub async fn run(
 ) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
     binding::check(desc, &pending, "AWSPENDING")?;
+    if pending.profile.idp == IdpKind::Staged {
+        // The operator created the secret in the vendor's console: nothing to do upstream.
+        return Ok(StepOutcome::Done);
+    }
     let current = r.current_doc(secret).await?;
     let upstream = r.upstreams.upstream_for(&pending.profile).await?;
     let client = client_ref(&pending);

@@ -2,6 +2,7 @@
 //! (with AgentCore hooks) that promoting it breaks no provider that works today.
 
 use super::{binding, RotationError, Rotator, StepOutcome};
+use crate::secret_doc::IdpKind;
 use crate::secrets::SecretMeta;
 use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
 
@@ -13,6 +14,13 @@ pub async fn run(
 ) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
     binding::check(desc, &pending, "AWSPENDING")?;
+    if pending.profile.idp == IdpKind::Staged {
+        super::staged::prove(r, &pending).await?;
+        if let Some(ac) = &r.agentcore {
+            super::references::preflight(r, ac, secret, &pending).await?;
+        }
+        return Ok(StepOutcome::Done);
+    }
     // The document may name an endpoint only within the deployment's allowlist; otherwise the
     // IdP adapter derives it from the bound coordinates.
     let derived;

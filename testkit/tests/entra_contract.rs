@@ -235,14 +235,14 @@ async fn federated_credentials_accept_only_the_matching_issuer_subject_audience_
     let (s, body) = exchange(aws_token("api://SomethingElse").await).await;
     assert_eq!(
         (s, body["error_codes"][0].as_u64()),
-        (StatusCode::BAD_REQUEST, Some(70021)),
+        (StatusCode::BAD_REQUEST, Some(700212)),
         "audience"
     );
     fed.set_subject("arn:aws:iam::123456789012:role/someone-else");
     let (s, body) = exchange(aws_token(EXCHANGE_AUDIENCE).await).await;
     assert_eq!(
         (s, body["error_codes"][0].as_u64()),
-        (StatusCode::BAD_REQUEST, Some(70021)),
+        (StatusCode::BAD_REQUEST, Some(700213)),
         "subject"
     );
     fed.set_subject(ROLE);

@@ -31,7 +31,8 @@
 //!   `client_assertion` matched against the app's federated identity credentials (issuer, subject,
 //!   audience), its signature checked with keys fetched from the issuer's discovery document and
 //!   JWKS over HTTP, as Entra does (AADSTS70021 no matching record, AADSTS700024 outside its time
-//!   range, AADSTS700027 bad signature or claims). Errors carry `error_codes`, `trace_id`,
+//!   range, AADSTS700027 bad signature or claims; AADSTS700211/700213/700212 when the issuer, the
+//!   subject or the audience matches no credential, AADSTS70021 when the app has none). Errors carry `error_codes`, `trace_id`,
 //!   `correlation_id`, `timestamp`, `error_uri`.
 //!
 //! Secrets are never logged.
@@ -582,7 +583,24 @@ async fn token(
                 })
                 .cloned();
             let Some(record) = record else {
-                return aad_error(StatusCode::BAD_REQUEST, "invalid_request", 70021, &format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{}'.", text("iss"), text("sub")));
+                // Entra names the part that matched no record: issuer, then subject, then audience.
+                let (iss, sub) = (text("iss"), text("sub"));
+                let by_issuer: Vec<&Federated> =
+                    app.federated.iter().filter(|f| f.issuer == iss).collect();
+                let (code, what) = if app.federated.is_empty() {
+                    (
+                        70021,
+                        "No matching federated identity record found for presented assertion."
+                            .to_string(),
+                    )
+                } else if by_issuer.is_empty() {
+                    (700211, format!("No matching federated identity record found for presented assertion issuer '{iss}'."))
+                } else if !by_issuer.iter().any(|f| f.subject == sub) {
+                    (700213, format!("No matching federated identity record found for presented assertion subject '{sub}'."))
+                } else {
+                    (700212, "No matching federated identity record found for presented assertion audience.".to_string())
+                };
+                return aad_error(StatusCode::BAD_REQUEST, "invalid_request", code, &what);
             };
             (Some((jwt.clone(), record, client_id.clone())), roles)
         } else {
