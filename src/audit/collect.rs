@@ -26,7 +26,8 @@ use crate::upstream::{token_in_label, ClientRef, Upstream, UpstreamDirectory, Up
 
 use super::config::AuditConfig;
 use super::snapshot::{
-    KeyFacts, Lookup, Observed, ProbeFacts, SecretFacts, SecretMeta, UpstreamFacts, ValueShape,
+    KeyFacts, Lookup, Observed, ProbeFacts, SecretFacts, SecretMeta, StagedFacts, UpstreamFacts,
+    ValueShape,
 };
 use crate::secrets::PolicyVerdict;
 
@@ -528,7 +529,20 @@ impl Collector {
                         .saturating_mul(1000),
                 )
             });
+        let staged = current.profile.vendor.map(|vendor| StagedFacts {
+            vendor: vendor.name(),
+            console: vendor.console(),
+            previous_version: meta.version_with("AWSPREVIOUS").map(str::to_string),
+            superseded_at: current
+                .state
+                .as_ref()
+                .filter(|s| s.created_at > 0)
+                .map(|s| Timestamp::from_millis(s.created_at.saturating_mul(1000))),
+            revoked_version: meta.revoked_version.clone(),
+        });
         let probe = match (&live, &self.probes) {
+            // A staged vendor proves secrets its own way (testSecret does); not here.
+            (Some(_), Some(_)) if staged.is_some() => ProbeFacts::NotRun,
             (Some(_), Some(budget)) => {
                 tally.probes = 1;
                 run_probe(budget, &current, upstream.as_ref()).await
@@ -561,6 +575,7 @@ impl Collector {
             grace_ends,
             probe,
             cutover: current.profile.cutover,
+            staged,
         };
         (Some(Observed::Ok(facts)), tally)
     }

@@ -107,6 +107,21 @@ pub struct UpstreamFacts {
     pub cutover: bool,
     /// Live secrets whose IdP label says a rotation of ours created them (IdP-generated values).
     pub labelled_ours: Vec<String>,
+    /// A staged rotation's revoke reminder facts.
+    pub staged: Option<StagedFacts>,
+}
+
+/// What the revoke reminder of a staged rotation needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedFacts {
+    pub vendor: &'static str,
+    pub console: &'static str,
+    /// AWSPREVIOUS: the version whose secret was superseded.
+    pub previous_version: Option<String>,
+    /// When AWSCURRENT superseded it.
+    pub superseded_at: Option<Timestamp>,
+    /// The version the operator marked revoked (tag `agentcore-rotator:revoked`).
+    pub revoked_version: Option<String>,
 }
 
 /// The opt-in token probe of AWSCURRENT at the IdP.

@@ -10,6 +10,7 @@ pub mod secret_meta;
 pub mod secrets_manager;
 pub mod secrets_reader;
 pub mod security_hub_history;
+pub mod staging;
 pub mod upstreams;
 pub mod web_identity;
 pub mod wiring;

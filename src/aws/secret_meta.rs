@@ -38,6 +38,11 @@ macro_rules! secret_meta {
                 .iter()
                 .find(|t| t.key() == Some($crate::rotation::binding::BINDING_TAG))
                 .map(|t| t.value().unwrap_or_default().to_string()),
+            revoked_version: $e
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some($crate::aws::staging::REVOKED_TAG))
+                .map(|t| t.value().unwrap_or_default().to_string()),
         }
     };
 }

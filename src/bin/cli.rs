@@ -14,22 +14,33 @@ use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::load_sdk_config;
+use agentcore_rotator::aws::staging;
 use agentcore_rotator::findings::Severity;
+use agentcore_rotator::sensitive::SecretString;
 
 const USAGE: &str = "usage: agentcore-rotator audit [--secret ID]... [--provider NAME]... [--format table|json] [--fail-on informational|low|medium|high|critical|none]
        agentcore-rotator idp-key jwk --key-id KMS_KEY [--jwks]
+       agentcore-rotator stage --secret ID
+       agentcore-rotator revoked --secret ID
 
 audit: audits AgentCore Identity credential providers against the secrets they reference, using
 the standard AWS credential chain and Region (AWS_ENDPOINT_URL_* honoured). Exit status: 0 clean,
 1 an active finding at or above --fail-on (default high), 2 usage or audit error.
 idp-key jwk: prints the public JWK (kid = RFC 7638 thumbprint) of the KMS key that signs the
 rotator's IdP admin client assertions, to register at Okta or Keycloak; --jwks wraps it in a
-JWK Set. Exit status 2 when the key cannot sign RS256/ES256 assertions.";
+JWK Set. Exit status 2 when the key cannot sign RS256/ES256 assertions.
+stage: reads a new client secret from standard input (never from arguments; not echoed on a
+terminal), writes it as the next version of a staged-rotation secret (label
+AGENTCORE_ROTATOR_STAGED) and starts the rotation.
+revoked: records that the superseded client secret (AWSPREVIOUS) is revoked in the vendor's
+console (tag agentcore-rotator:revoked), which ends the audit's reminder (UPS-007).";
 
 #[derive(Debug, PartialEq)]
 enum Command {
     Audit(Args),
     IdpKeyJwk { key_id: String, set: bool },
+    Stage { secret: String },
+    Revoked { secret: String },
 }
 
 #[derive(Debug, PartialEq)]
@@ -44,6 +55,17 @@ fn parse(args: &[String]) -> Result<Command, String> {
     match args.first().map(String::as_str) {
         Some("audit") => parse_audit(&args[1..]).map(Command::Audit),
         Some("idp-key") => parse_idp_key(&args[1..]),
+        Some(cmd @ ("stage" | "revoked")) => {
+            let secret = match &args[1..] {
+                [flag, id] if flag == "--secret" && !id.trim().is_empty() => id.clone(),
+                _ => return Err(format!("{cmd} needs exactly --secret ID (the value is read from standard input, never from arguments)")),
+            };
+            Ok(if cmd == "stage" {
+                Command::Stage { secret }
+            } else {
+                Command::Revoked { secret }
+            })
+        }
         Some("-h" | "--help" | "help") | None => Err(String::new()),
         Some(other) => Err(format!("unknown command {other:?}")),
     }
@@ -154,6 +176,62 @@ async fn main() -> ExitCode {
     match command {
         Command::Audit(args) => audit(&sdk, args).await,
         Command::IdpKeyJwk { key_id, set } => idp_key_jwk(&sdk, &key_id, set).await,
+        Command::Stage { secret } => stage(&sdk, &secret).await,
+        Command::Revoked { secret } => revoked(&sdk, &secret).await,
+    }
+}
+
+/// The new client secret from standard input: without echo on a terminal, else its first line.
+fn read_new_secret() -> std::io::Result<SecretString> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprint!("new client secret (not echoed): ");
+        return rpassword::read_password().map(SecretString::new);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(SecretString::new(
+        line.trim_end_matches(['\r', '\n']).to_string(),
+    ))
+}
+
+async fn stage(sdk: &aws_config::SdkConfig, secret: &str) -> ExitCode {
+    let value = match read_new_secret() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!(
+                "agentcore-rotator: cannot read the new client secret from standard input: {e}"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match staging::stage(&aws_sdk_secretsmanager::Client::new(sdk), secret, value).await {
+        Ok(s) => {
+            println!("staged as version {}", s.version_id);
+            if s.rotation_started {
+                println!("rotation started: the rotation function proves the value at the vendor before promoting it");
+            } else {
+                println!("the rotation did not start (see the warning); the next scheduled rotation takes the staged value");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("agentcore-rotator: nothing was staged: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn revoked(sdk: &aws_config::SdkConfig, secret: &str) -> ExitCode {
+    match staging::mark_revoked(&aws_sdk_secretsmanager::Client::new(sdk), secret).await {
+        Ok(version) => {
+            println!("version {version}'s client secret is recorded as revoked");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("agentcore-rotator: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -271,6 +349,25 @@ mod tests {
         assert!(command("idp-key").is_err());
         assert!(command("idp-key pem --key-id k").is_err());
         assert!(command("idp-key jwk --key-id").is_err());
+    }
+
+    #[test]
+    fn stage_and_revoked_take_only_a_secret_id() {
+        assert_eq!(
+            command("stage --secret s1"),
+            Ok(Command::Stage {
+                secret: "s1".into()
+            })
+        );
+        assert_eq!(
+            command("revoked --secret s1"),
+            Ok(Command::Revoked {
+                secret: "s1".into()
+            })
+        );
+        let err = command("stage --secret s1 --value hunter2").unwrap_err();
+        assert!(err.contains("standard input"), "{err}");
+        assert!(command("stage").is_err());
     }
 
     #[test]

@@ -176,6 +176,12 @@ pub const UPS_CLIENT_MISSING: Rule = Rule {
     title: "Upstream OAuth client does not exist",
     remediation: "Recreate the client at the IdP (or fix rotation.userPoolId / clientId in the secret document); rotations and token requests fail until then.",
 };
+pub const UPS_STAGED_NOT_REVOKED: Rule = Rule {
+    id: "UPS-007",
+    severity: Severity::Medium,
+    title: "Superseded client secret of a staged rotation is still to be revoked in the vendor's console",
+    remediation: "Revoke the superseded secret in the vendor's console (the finding names the vendor and client), then record it: agentcore-rotator revoked --secret <arn>.",
+};
 pub const UPS_CUTOVER: Rule = Rule {
     id: "UPS-006",
     severity: Severity::Medium,
@@ -227,6 +233,7 @@ pub const AUDIT_FAMILIES: &[&Rule] = &[
     &UPS_NOT_ACCEPTED,
     &UPS_CLIENT_MISSING,
     &UPS_CUTOVER,
+    &UPS_STAGED_NOT_REVOKED,
     &AUD_UNREADABLE,
 ];
 

@@ -27,8 +27,11 @@ pub struct SecretMeta {
     pub next_rotation: Option<Timestamp>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
-    /// The value of the binding tag `agentcore-rotator:binding`, the only tag kept.
+    /// The value of the binding tag `agentcore-rotator:binding`.
     pub binding: Option<String>,
+    /// The version an operator marked revoked at the vendor (tag `agentcore-rotator:revoked`,
+    /// staged rotations). With the binding, the only tags kept.
+    pub revoked_version: Option<String>,
 }
 
 impl SecretMeta {

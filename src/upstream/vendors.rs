@@ -27,7 +27,7 @@ use crate::sensitive::SecretString;
 const INVALID_CODE: &str = "agentcore-rotator-proof-invalid-code";
 const REDIRECT_URI: &str = "https://localhost/agentcore-rotator-proof";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Vendor {
     Google,
     Github,

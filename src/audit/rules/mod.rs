@@ -189,6 +189,7 @@ pub(crate) mod fixtures {
             probe: ProbeFacts::Accepted,
             cutover: false,
             labelled_ours: Vec::new(),
+            staged: None,
         }));
         Snapshot {
             region: REGION.into(),

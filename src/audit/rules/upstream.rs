@@ -6,15 +6,16 @@
 
 use crate::audit::snapshot::{Observed, ProbeFacts, Snapshot, UpstreamFacts};
 use crate::findings::catalogue::{
-    UPS_CLIENT_MISSING, UPS_CUTOVER, UPS_NOT_ACCEPTED, UPS_ORPHAN, UPS_SUPERSEDED_PAST_GRACE,
-    UPS_TOO_MANY_LIVE,
+    UPS_CLIENT_MISSING, UPS_CUTOVER, UPS_NOT_ACCEPTED, UPS_ORPHAN, UPS_STAGED_NOT_REVOKED,
+    UPS_SUPERSEDED_PAST_GRACE, UPS_TOO_MANY_LIVE,
 };
 use crate::findings::{Resource, Rule};
 use crate::upstream::lineage::Lineage;
 
 use super::{secret_resource, Evaluation, RuleContext};
 
-const FAMILY: [&Rule; 6] = [
+const FAMILY: [&Rule; 7] = [
+    &UPS_STAGED_NOT_REVOKED,
     &UPS_ORPHAN,
     &UPS_TOO_MANY_LIVE,
     &UPS_SUPERSEDED_PAST_GRACE,
@@ -40,6 +41,27 @@ fn client(arn: &str, u: &UpstreamFacts, ctx: &RuleContext, out: &mut Evaluation)
             Resource::upstream_client(&u.client).ok(),
         ]
     };
+    if let (Some(st), Some(ends)) = (&u.staged, u.grace_ends) {
+        if let Some(prev) = &st.previous_version {
+            if ctx.now > ends && st.revoked_version.as_ref() != Some(prev) {
+                let when = st
+                    .superseded_at
+                    .map_or("an earlier rotation".to_string(), |t| t.to_rfc3339());
+                out.raise(
+                    ctx,
+                    &UPS_STAGED_NOT_REVOKED,
+                    res(),
+                    format!(
+                        "the {} client secret of {} superseded at {when} (version {prev} of {arn}) is still to be revoked in the {}; its grace period ended {}",
+                        st.vendor,
+                        u.client,
+                        st.console,
+                        ends.to_rfc3339()
+                    ),
+                );
+            }
+        }
+    }
     if u.cutover {
         out.raise(
             ctx,

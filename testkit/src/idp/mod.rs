@@ -5,3 +5,4 @@ pub mod entra;
 pub mod keycloak;
 pub mod okta;
 pub mod rig;
+pub mod vendors;
