@@ -177,6 +177,14 @@ impl SecretDocument {
         };
         let profile = parse_profile(&raw)?;
         let client_id = string_field(&raw, "clientId", "clientId")?;
+        if profile.vendor == Some(crate::upstream::vendors::Vendor::Custom)
+            && profile.token_endpoint.is_none()
+        {
+            return Err(DocumentError::Invalid {
+                field: "rotation.tokenEndpoint".into(),
+                reason: "a staged rotation at a custom server proves the secret with client_credentials there: set rotation.tokenEndpoint or rotation.issuer (within ROTATOR_ALLOWED_TOKEN_ORIGINS)".into(),
+            });
+        }
         if profile.idp == IdpKind::Entra {
             // The application (client) id names the app in Graph URLs.
             if !is_guid(&client_id) {
@@ -788,6 +796,37 @@ mod tests {
         let mut v = valid();
         v["rotation"]["issuer"] = json!("https://issuer.example.com");
         assert!(doc(v).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn a_staged_document_names_a_known_vendor_and_a_custom_one_its_endpoint() {
+        let staged = |vendor: &str, endpoint: Option<&str>| {
+            let mut v = valid();
+            v["rotation"]["idp"] = json!("staged");
+            v["rotation"]["vendor"] = json!(vendor);
+            let r = v["rotation"].as_object_mut().unwrap();
+            r.remove("tokenEndpoint");
+            if let Some(e) = endpoint {
+                r.insert("tokenEndpoint".into(), json!(e));
+            }
+            doc(v)
+        };
+        let d = staged("google", None).unwrap();
+        assert_eq!(d.coordinates(), format!("staged:google/{}", d.client_id));
+        let err = staged("okta", None).unwrap_err().to_string();
+        assert!(
+            err.contains("rotation.vendor") && err.contains("custom"),
+            "{err}"
+        );
+        let err = staged("custom", None).unwrap_err().to_string();
+        assert!(err.contains("rotation.tokenEndpoint"), "{err}");
+        assert!(staged("custom", Some("https://idp.example.com/token")).is_ok());
+        let mut v = valid();
+        v["rotation"]["vendor"] = json!("google");
+        assert!(doc(v)
+            .unwrap_err()
+            .to_string()
+            .contains("only a staged rotation"));
     }
 
     #[test]

@@ -187,7 +187,7 @@ async fn a_value_the_vendor_rejects_fails_test_secret_and_nothing_is_promoted() 
     let env = Env::start();
     let mut conductor = env.conductor(Emitters::new(vec![]));
     conductor.max_attempts = 1;
-    for vendor in [Vendor::Google, Vendor::Github, Vendor::Slack] {
+    for vendor in ALL {
         let (arn, client, first) = env.fixture(vendor, 0).await;
         // Staged, but never created in the console.
         let (code, _, stderr) = env.stage(&arn, "typo-in-the-new-secret-0123");
@@ -227,23 +227,27 @@ async fn nothing_staged_fails_create_secret_and_the_rotation_due_finding_reaches
     let emitters = Emitters::from_config(&Moto::shared().sdk_config(), &config);
     let mut conductor = env.conductor(emitters);
     conductor.max_attempts = 1;
-    let (arn, _, first) = env.fixture(Vendor::Salesforce, 0).await;
-    // The schedule fires with nothing staged.
-    let run = conductor.rotate(&arn).await;
-    assert!(!run.succeeded);
-    let err = run.last_error().unwrap();
-    assert!(
-        err.contains("stage a new value first") && err.contains("agentcore-rotator stage --secret"),
-        "{err}"
-    );
-    assert_eq!(
-        env.stack.doc(&arn, "AWSCURRENT").await["clientSecret"],
-        first.as_str()
-    );
-    let events = route.receive(1).await;
-    assert_eq!(events[0]["detail"]["finding"]["ruleId"], "ROT-003");
-    assert!(events[0].to_string().contains(&arn));
-    assert!(!events[0].to_string().contains(&first));
+    for vendor in ALL {
+        let (arn, _, first) = env.fixture(vendor, 0).await;
+        // The schedule fires with nothing staged.
+        let run = conductor.rotate(&arn).await;
+        assert!(!run.succeeded);
+        let err = run.last_error().unwrap();
+        assert!(
+            err.contains("stage a new value first")
+                && err.contains(vendor.name())
+                && err.contains("agentcore-rotator stage --secret"),
+            "{err}"
+        );
+        assert_eq!(
+            env.stack.doc(&arn, "AWSCURRENT").await["clientSecret"],
+            first.as_str()
+        );
+        let events = route.receive(1).await;
+        assert_eq!(events[0]["detail"]["finding"]["ruleId"], "ROT-003");
+        assert!(events[0].to_string().contains(&arn));
+        assert!(!events[0].to_string().contains(&first));
+    }
 }
 
 #[tokio::test]
@@ -366,4 +370,92 @@ async fn the_audit_reminds_to_revoke_the_superseded_secret_until_the_operator_re
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(ups7(&audit(&env).await).is_none(), "the reminder ends");
+}
+
+#[tokio::test]
+async fn a_custom_server_proves_the_staged_secret_with_client_credentials() {
+    use agentcore_rotator_testkit::oidc::{AuthMethod, OidcClient, OidcServer};
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    // The secret the server's console created; the one AWSCURRENT holds is older.
+    let server = OidcServer::start(&[OidcClient::new(
+        "custom-app",
+        "console-made-secret-0123456789",
+        AuthMethod::ClientSecretBasic,
+    )]);
+    let doc = json!({
+        "clientId": "custom-app",
+        "clientSecret": "the-older-secret-0123456789",
+        "rotation": {"idp": "staged", "vendor": "custom", "tokenEndpoint": server.token_endpoint(), "gracePeriodHours": 0}
+    });
+    let arn = env.stack.bound_secret(&doc).await;
+    env.stack
+        .sm
+        .rotate_secret()
+        .secret_id(&arn)
+        .rotation_lambda_arn(&env.stack.moto.rotation_lambda_arn)
+        .rotation_rules(
+            RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(false)
+        .send()
+        .await
+        .unwrap();
+    if let Some(stray) = env.stack.version_with(&arn, "AWSPENDING").await {
+        env.stack
+            .sm
+            .update_secret_version_stage()
+            .secret_id(&arn)
+            .version_stage("AWSPENDING")
+            .remove_from_version_id(stray)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut config = env.config();
+    config.origins = with_origins(config.origins, &[server.issuer.as_str()]);
+    let mut conductor = env.stack.conductor(env.stack.rotator_with_agentcore(
+        config,
+        REGION,
+        &AgentCoreSettings::default(),
+        Emitters::new(vec![]),
+    ));
+    conductor.max_attempts = 1;
+    // A typo is refused by the server (invalid_client); nothing is promoted.
+    assert_eq!(env.stage(&arn, "console-made-secret-0123456780").0, 0);
+    let run = env.run_started(&conductor, &arn).await;
+    assert!(!run.succeeded);
+    assert!(
+        run.last_error().unwrap().contains("invalid_client"),
+        "{:?}",
+        run.last_error()
+    );
+    let abandoned = env.stack.version_with(&arn, "AWSPENDING").await.unwrap();
+    env.stack
+        .sm
+        .update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(abandoned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.stage(&arn, "console-made-secret-0123456789").0, 0);
+    let run = env.run_started(&conductor, &arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(
+        env.stack.doc(&arn, "AWSCURRENT").await["clientSecret"],
+        "console-made-secret-0123456789"
+    );
+    common::assert_no_leak(
+        &logs,
+        &[
+            "console-made-secret-0123456789".to_string(),
+            "console-made-secret-0123456780".to_string(),
+            "the-older-secret-0123456789".to_string(),
+        ],
+        &run.errors(),
+    );
 }

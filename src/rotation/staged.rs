@@ -12,6 +12,7 @@ use crate::findings::{Finding, Resource, Timestamp};
 use crate::secret_doc::{epoch_seconds, RotationState, SecretDocument, Supersedes};
 use crate::secrets::store::{VersionRef, AWSCURRENT};
 use crate::secrets::SecretMeta;
+use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
 use crate::upstream::vendors::{self, Vendor};
 
 /// The staging label of a value waiting for the next rotation.
@@ -108,6 +109,28 @@ pub async fn prove(r: &Rotator, pending: &SecretDocument) -> Result<(), Rotation
         .profile
         .vendor
         .ok_or_else(|| RotationError::StagedInvalid("rotation.vendor is missing".into()))?;
+    if vendor == Vendor::Custom {
+        let endpoint = pending.profile.token_endpoint.as_ref().ok_or_else(|| {
+            RotationError::StagedInvalid(
+                "rotation.tokenEndpoint or rotation.issuer is required for vendor custom".into(),
+            )
+        })?;
+        let outcome = r
+            .probe
+            .probe(&ProbeRequest {
+                endpoint: ProbeEndpoint::Document(endpoint),
+                client_id: &pending.client_id,
+                client_secret: &pending.client_secret,
+                scopes: &pending.profile.scopes,
+                auth: pending.profile.client_auth,
+            })
+            .await?;
+        tracing::info!(
+            attempts = outcome.attempts,
+            "staged client secret accepted by the custom server"
+        );
+        return Ok(());
+    }
     let url = r
         .config
         .idp_admin

@@ -35,8 +35,13 @@ pub enum Vendor {
     Atlassian,
     Linkedin,
     Salesforce,
+    /// An OAuth server of the customer's that offers `client_credentials`: proved there with the
+    /// ordinary token probe, at the document's `tokenEndpoint`/`issuer` (within
+    /// `ROTATOR_ALLOWED_TOKEN_ORIGINS`).
+    Custom,
 }
 
+/// The vendors of the table (fixed endpoints, invalid-code proof).
 pub const ALL: [Vendor; 6] = [
     Vendor::Google,
     Vendor::Github,
@@ -76,7 +81,9 @@ pub enum ProofError {
 
 impl Vendor {
     pub fn parse(name: &str) -> Option<Self> {
-        ALL.into_iter().find(|v| v.name() == name)
+        ALL.into_iter()
+            .chain([Vendor::Custom])
+            .find(|v| v.name() == name)
     }
 
     pub fn name(self) -> &'static str {
@@ -87,11 +94,12 @@ impl Vendor {
             Vendor::Atlassian => "atlassian",
             Vendor::Linkedin => "linkedin",
             Vendor::Salesforce => "salesforce",
+            Vendor::Custom => "custom",
         }
     }
 
     pub fn names() -> String {
-        ALL.map(|v| v.name()).join(", ")
+        format!("{}, custom", ALL.map(|v| v.name()).join(", "))
     }
 
     /// The deployment setting that may point this vendor's token endpoint elsewhere.
@@ -103,6 +111,7 @@ impl Vendor {
             Vendor::Atlassian => "ROTATOR_VENDOR_TOKEN_URL_ATLASSIAN",
             Vendor::Linkedin => "ROTATOR_VENDOR_TOKEN_URL_LINKEDIN",
             Vendor::Salesforce => "ROTATOR_VENDOR_TOKEN_URL_SALESFORCE",
+            Vendor::Custom => "ROTATOR_ALLOWED_TOKEN_ORIGINS",
         }
     }
 
@@ -114,6 +123,8 @@ impl Vendor {
             Vendor::Atlassian => "https://auth.atlassian.com/oauth/token",
             Vendor::Linkedin => "https://www.linkedin.com/oauth/v2/accessToken",
             Vendor::Salesforce => "https://login.salesforce.com/services/oauth2/token",
+            // The document names it (tokenEndpoint or issuer), within the allowlist.
+            Vendor::Custom => "",
         }
     }
 
@@ -126,6 +137,7 @@ impl Vendor {
             Vendor::Atlassian => "Atlassian developer console, your app > Settings",
             Vendor::Linkedin => "LinkedIn Developers, your app > Auth",
             Vendor::Salesforce => "Salesforce Setup, App Manager > your connected app",
+            Vendor::Custom => "authorization server's administration console",
         }
     }
 
@@ -146,6 +158,7 @@ impl Vendor {
             Vendor::Atlassian => &["access_denied", "unauthorized_client", "invalid_client"],
             Vendor::Linkedin => &["invalid_client"],
             Vendor::Salesforce => &["invalid_client_id", "invalid_client"],
+            Vendor::Custom => &["invalid_client"],
         };
         if status == 429 || status >= 500 {
             return Verdict::Unknown(format!("HTTP {status}"));
@@ -345,5 +358,10 @@ mod tests {
             assert_eq!(Vendor::parse(v.name()), Some(v));
         }
         assert_eq!(Vendor::parse("okta"), None);
+        assert_eq!(Vendor::parse("custom"), Some(Vendor::Custom));
+        assert!(
+            !ALL.contains(&Vendor::Custom),
+            "custom has no fixed endpoint"
+        );
     }
 }

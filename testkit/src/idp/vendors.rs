@@ -51,6 +51,8 @@ fn path_of(vendor: Vendor) -> &'static str {
         Vendor::Atlassian => "/oauth/token",
         Vendor::Linkedin => "/oauth/v2/accessToken",
         Vendor::Salesforce => "/services/oauth2/token",
+        // A customer's own server: the tests use oidc-provider for it.
+        Vendor::Custom => "/custom/token",
     }
 }
 
@@ -93,6 +95,7 @@ fn answer(vendor: Vendor, known_client: bool, client_ok: bool) -> Response {
         (Vendor::Salesforce, false) if !known_client => err(StatusCode::BAD_REQUEST, "invalid_client_id", "client identifier invalid"),
         (Vendor::Salesforce, false) => err(StatusCode::BAD_REQUEST, "invalid_client", "invalid client credentials"),
         (Vendor::Salesforce, true) => err(StatusCode::BAD_REQUEST, "invalid_grant", "authentication failure"),
+        (Vendor::Custom, _) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
