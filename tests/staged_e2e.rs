@@ -26,7 +26,6 @@ use agentcore_rotator_testkit::idp::vendors::VendorSim;
 use agentcore_rotator_testkit::moto::{Moto, REGION};
 use agentcore_rotator_testkit::providers::create_external_oauth2;
 use agentcore_rotator_testkit::stack::LocalStack;
-use aws_sdk_secretsmanager::types::RotationRulesType;
 use common::CapturedLogs;
 use serde_json::{json, Value};
 
@@ -79,33 +78,7 @@ impl Env {
         });
         let arn = self.stack.bound_secret(&doc).await;
         self.stack.allow_agentcore(&arn).await;
-        self.stack
-            .sm
-            .rotate_secret()
-            .secret_id(&arn)
-            .rotation_lambda_arn(&self.stack.moto.rotation_lambda_arn)
-            .rotation_rules(
-                RotationRulesType::builder()
-                    .automatically_after_days(30)
-                    .build(),
-            )
-            .rotate_immediately(false)
-            .send()
-            .await
-            .unwrap();
-        // moto leaves an AWSPENDING copy behind after a rotation that is not immediate (Secrets
-        // Manager does not); drop it, as the first rotation would otherwise be refused.
-        if let Some(stray) = self.stack.version_with(&arn, "AWSPENDING").await {
-            self.stack
-                .sm
-                .update_secret_version_stage()
-                .secret_id(&arn)
-                .version_stage("AWSPENDING")
-                .remove_from_version_id(stray)
-                .send()
-                .await
-                .unwrap();
-        }
+        self.stack.schedule_rotation(&arn).await;
         (arn, client, first)
     }
 
@@ -389,31 +362,7 @@ async fn a_custom_server_proves_the_staged_secret_with_client_credentials() {
         "rotation": {"idp": "staged", "vendor": "custom", "tokenEndpoint": server.token_endpoint(), "gracePeriodHours": 0}
     });
     let arn = env.stack.bound_secret(&doc).await;
-    env.stack
-        .sm
-        .rotate_secret()
-        .secret_id(&arn)
-        .rotation_lambda_arn(&env.stack.moto.rotation_lambda_arn)
-        .rotation_rules(
-            RotationRulesType::builder()
-                .automatically_after_days(30)
-                .build(),
-        )
-        .rotate_immediately(false)
-        .send()
-        .await
-        .unwrap();
-    if let Some(stray) = env.stack.version_with(&arn, "AWSPENDING").await {
-        env.stack
-            .sm
-            .update_secret_version_stage()
-            .secret_id(&arn)
-            .version_stage("AWSPENDING")
-            .remove_from_version_id(stray)
-            .send()
-            .await
-            .unwrap();
-    }
+    env.stack.schedule_rotation(&arn).await;
     let mut config = env.config();
     config.origins = with_origins(config.origins, &[server.issuer.as_str()]);
     let mut conductor = env.stack.conductor(env.stack.rotator_with_agentcore(

@@ -356,6 +356,35 @@ impl LocalStack {
         out
     }
 
+    /// Attaches the rotation function and a 30-day schedule without rotating now
+    /// (`--no-rotate-immediately`). moto leaves an AWSPENDING copy behind in that case, which
+    /// Secrets Manager does not; it is dropped so the first rotation is not refused.
+    pub async fn schedule_rotation(&self, secret_id: &str) {
+        self.sm
+            .rotate_secret()
+            .secret_id(secret_id)
+            .rotation_lambda_arn(&self.moto.rotation_lambda_arn)
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
+            .rotate_immediately(false)
+            .send()
+            .await
+            .expect("RotateSecret (schedule only)");
+        if let Some(stray) = self.version_with(secret_id, "AWSPENDING").await {
+            self.sm
+                .update_secret_version_stage()
+                .secret_id(secret_id)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(stray)
+                .send()
+                .await
+                .expect("UpdateSecretVersionStage");
+        }
+    }
+
     pub async fn version_with(&self, secret_id: &str, stage: &str) -> Option<String> {
         self.stages(secret_id)
             .await
