@@ -90,7 +90,7 @@ impl IdpAdmin {
             origins,
             "ROTATOR_OKTA_ORG_URL",
             "ROTATOR_OKTA_ADMIN_CLIENT_ID",
-            false,
+            UrlShape::Origin,
         )?;
         // Keycloak may be served under a path (`/auth` before Keycloak 17, or KC_HTTP_RELATIVE_PATH).
         let keycloak = admin_client(
@@ -98,7 +98,7 @@ impl IdpAdmin {
             origins,
             "ROTATOR_KEYCLOAK_URL",
             "ROTATOR_KEYCLOAK_ADMIN_CLIENT_ID",
-            true,
+            UrlShape::Prefix,
         )?;
         let admin_realm = env.text("ROTATOR_KEYCLOAK_ADMIN_REALM");
         if let Some(realm) = &admin_realm {
@@ -134,20 +134,9 @@ impl IdpAdmin {
                         expected: "the management app's application (client) id, a GUID".into(),
                     });
                 }
-                let url = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+                let url = |key: &'static str, default: &str| {
                     let url = env.text(key).unwrap_or_else(|| default.to_string());
-                    let bad = || {
-                        ConfigError {
-                        key,
-                        value: redact_credentials(&url),
-                        expected: "an https origin (no path or query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
-                    }
-                    };
-                    let parsed = origins.check_derived(&url, key).map_err(|_| bad())?;
-                    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
-                        return Err(bad());
-                    }
-                    Ok(url.trim_end_matches('/').to_string())
+                    deployment_url(origins, key, &url, UrlShape::Origin)
                 };
                 Some(EntraAdmin {
                     client_id,
@@ -158,14 +147,12 @@ impl IdpAdmin {
         };
         let mut vendor_token_urls = std::collections::BTreeMap::new();
         for vendor in crate::upstream::vendors::ALL {
-            let key = vendor.url_setting();
+            let Some(key) = vendor.url_setting() else {
+                continue;
+            };
             if let Some(url) = env.text(key) {
-                let parsed = origins.check_derived(&url, key).map_err(|_| ConfigError {
-                    key,
-                    value: redact_credentials(&url),
-                    expected: "an https URL (http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)".into(),
-                })?;
-                vendor_token_urls.insert(vendor, parsed.to_string());
+                let url = deployment_url(origins, key, &url, UrlShape::Endpoint)?;
+                vendor_token_urls.insert(vendor, url);
             }
         }
         Ok(Self {
@@ -183,37 +170,63 @@ impl IdpAdmin {
 
 /// A base URL (scheme, host, port; https, or http on loopback with
 /// `ROTATOR_ALLOW_LOOPBACK_HTTP`) and the admin client id, both set or both unset.
+/// Which parts a deployment-set IdP URL may have besides scheme, host and port.
+#[derive(Clone, Copy, PartialEq)]
+enum UrlShape {
+    /// Scheme, host and port only.
+    Origin,
+    /// A path prefix too (Keycloak's `/auth`).
+    Prefix,
+    /// Any path (a vendor's token endpoint).
+    Endpoint,
+}
+
+/// A URL a deployment sets for the function to call: checked by the rules for derived endpoints
+/// (https, or http on loopback with `ROTATOR_ALLOW_LOOPBACK_HTTP`), with no query, fragment or
+/// credentials, and the shape `shape` allows; without a trailing slash.
+fn deployment_url(
+    origins: &OriginPolicy,
+    key: &'static str,
+    url: &str,
+    shape: UrlShape,
+) -> Result<String, ConfigError> {
+    let bad = || {
+        ConfigError {
+        key,
+        value: redact_credentials(url),
+        expected: format!(
+            "an https URL such as https://idp.example.com ({}no query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)",
+            match shape {
+                UrlShape::Origin => "no path, ",
+                UrlShape::Prefix => "a path prefix allowed, ",
+                UrlShape::Endpoint => "",
+            }
+        ),
+    }
+    };
+    let parsed = origins.check_derived(url, key).map_err(|_| bad())?;
+    if (shape == UrlShape::Origin && !matches!(parsed.path(), "" | "/"))
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 fn admin_client(
     env: &Settings<impl Fn(&str) -> Option<String>>,
     origins: &OriginPolicy,
     url_key: &'static str,
     client_key: &'static str,
-    path_allowed: bool,
+    shape: UrlShape,
 ) -> Result<Option<AdminClient>, ConfigError> {
     match (env.text(url_key), env.text(client_key)) {
         (None, None) => Ok(None),
-        (Some(url), Some(client_id)) => {
-            let bad = |url: &str| {
-                ConfigError {
-                key: url_key,
-                value: redact_credentials(url),
-                expected: format!("an https URL such as https://idp.example.com ({}no query; http only for loopback hosts with ROTATOR_ALLOW_LOOPBACK_HTTP=true)", if path_allowed { "a path prefix allowed, " } else { "no path, " }),
-            }
-            };
-            let parsed = origins
-                .check_derived(&url, url_key)
-                .map_err(|_| bad(&url))?;
-            if (!path_allowed && !matches!(parsed.path(), "" | "/"))
-                || parsed.query().is_some()
-                || parsed.fragment().is_some()
-            {
-                return Err(bad(&url));
-            }
-            Ok(Some(AdminClient {
-                url: url.trim_end_matches('/').to_string(),
-                client_id,
-            }))
-        }
+        (Some(url), Some(client_id)) => Ok(Some(AdminClient {
+            url: deployment_url(origins, url_key, &url, shape)?,
+            client_id,
+        })),
         (Some(_), None) => Err(ConfigError {
             key: client_key,
             value: String::new(),

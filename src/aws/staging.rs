@@ -10,6 +10,7 @@ use crate::rotation::staged::STAGED_LABEL;
 use crate::secret_doc::{IdpKind, SecretDocument};
 use crate::secrets::store::{AWSCURRENT, AWSPREVIOUS};
 use crate::sensitive::SecretString;
+use crate::upstream::generate::random_secret;
 
 /// The tag an operator sets (with `agentcore-rotator revoked`) once the secret of that version is
 /// revoked in the vendor's console; the audit stops reminding them.
@@ -71,7 +72,7 @@ pub async fn stage(sm: &Client, secret_id: &str, value: SecretString) -> Result<
     );
     obj.remove("clientSecretId");
     obj.remove("rotationState");
-    let version_id = uuid_v4();
+    let version_id = uuid_v4()?;
     sm.put_secret_value()
         .secret_id(secret_id)
         .client_request_token(&version_id)
@@ -93,7 +94,7 @@ pub async fn stage(sm: &Client, secret_id: &str, value: SecretString) -> Result<
         .rotate_secret()
         .secret_id(secret_id)
         .set_rotation_lambda_arn(lambda)
-        .client_request_token(uuid_v4())
+        .client_request_token(uuid_v4()?)
         .send()
         .await
     {
@@ -134,18 +135,16 @@ pub async fn mark_revoked(sm: &Client, secret_id: &str) -> Result<String, String
     Ok(previous)
 }
 
-fn uuid_v4() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("system randomness");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
+/// A fresh ClientRequestToken in UUID layout (32 random hex digits).
+fn uuid_v4() -> Result<String, String> {
+    let h = random_secret(b"0123456789abcdef", 32).map_err(|e| e.to_string())?;
+    let h = h.expose();
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..]
-    )
+    ))
 }

@@ -34,7 +34,9 @@ pub struct AwsUpstreams {
     cognito_domain_url: String,
     idp_admin: IdpAdmin,
     /// The hardened client for IdP REST calls (no redirects, bounded, guarded resolver).
-    http: reqwest::Client,
+    http: std::sync::OnceLock<reqwest::Client>,
+    /// The address rules IdP REST calls follow (the deployment's).
+    origins: OriginPolicy,
     /// The admin credentials, built on first use and kept (tokens in memory only).
     okta_admin: OnceCell<Arc<dyn AdminCredential>>,
     /// Keycloak admin credentials per admin realm.
@@ -53,7 +55,8 @@ impl AwsUpstreams {
             counter: None,
             cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
             idp_admin: IdpAdmin::default(),
-            http: OriginPolicy::default().client(),
+            http: std::sync::OnceLock::new(),
+            origins: OriginPolicy::default(),
             okta_admin: OnceCell::new(),
             keycloak_admin: Mutex::new(HashMap::new()),
             entra_admin: Mutex::new(HashMap::new()),
@@ -61,11 +64,17 @@ impl AwsUpstreams {
         }
     }
 
+    /// The hardened client for IdP calls, built on first use (Cognito-only deployments never
+    /// build it).
+    fn http(&self) -> reqwest::Client {
+        self.http.get_or_init(|| self.origins.client()).clone()
+    }
+
     /// The IdP admin APIs this deployment may call (`ROTATOR_OKTA_*`, `ROTATOR_IDP_SIGNING_KEY_ID`
     /// …), and the address rules their requests follow.
     pub fn with_idp_admin(mut self, admin: &IdpAdmin, origins: &OriginPolicy) -> Self {
         self.idp_admin = admin.clone();
-        self.http = origins.client();
+        self.origins = origins.clone();
         self
     }
 
@@ -96,7 +105,7 @@ impl AwsUpstreams {
     ) -> Result<Arc<dyn AdminCredential>, UpstreamError> {
         let source = SignedAssertion::new(self.signer().await?, client_id);
         Ok(Arc::new(ClientCredentials::new(
-            self.http.clone(),
+            self.http(),
             token_url.clone(),
             token_url,
             client_id,
@@ -127,7 +136,7 @@ impl AwsUpstreams {
                     }
                     let sts = aws_sdk_sts::Client::from_conf(conf.build());
                     Arc::new(ClientCredentials::new(
-                        self.http.clone(),
+                        self.http(),
                         Entra::token_url(&app.login_url, tenant),
                         ENTRA_EXCHANGE_AUDIENCE,
                         &app.client_id,
@@ -138,7 +147,7 @@ impl AwsUpstreams {
                 .clone()
         };
         Ok(Arc::new(Entra::new(
-            self.http.clone(),
+            self.http(),
             admin,
             &app.graph_url,
             &app.login_url,
@@ -180,7 +189,7 @@ impl AwsUpstreams {
             }
         };
         Ok(Arc::new(Keycloak::new(
-            self.http.clone(),
+            self.http(),
             admin,
             &server.client.url,
             realm,
@@ -208,7 +217,7 @@ impl AwsUpstreams {
             .await?
             .clone();
         Ok(Arc::new(Okta::new(
-            self.http.clone(),
+            self.http(),
             admin,
             &org.url,
             app_id,

@@ -2,7 +2,7 @@
 //! creates the new secret there and stages it (`agentcore-rotator stage`, or `put-secret-value`
 //! with the label [`STAGED_LABEL`]). createSecret takes the staged value into AWSPENDING,
 //! setSecret has nothing to do upstream, testSecret proves the value at the vendor
-//! ([`crate::upstream::vendors`]), finishSecret promotes and confirms as for every IdP.
+//! ([`crate::upstream::vendors`]; a `custom` server with the token probe), finishSecret promotes and confirms as for every IdP.
 
 use super::{RotationError, Rotator, StepOutcome};
 use crate::agentcore::report;
@@ -12,8 +12,7 @@ use crate::findings::{Finding, Resource, Timestamp};
 use crate::secret_doc::{epoch_seconds, RotationState, SecretDocument, Supersedes};
 use crate::secrets::store::{VersionRef, AWSCURRENT};
 use crate::secrets::SecretMeta;
-use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
-use crate::upstream::vendors::{self, Vendor};
+use crate::upstream::vendors::Vendor;
 
 /// The staging label of a value waiting for the next rotation.
 pub const STAGED_LABEL: &str = "AGENTCORE_ROTATOR_STAGED";
@@ -103,50 +102,24 @@ async fn nothing_staged(r: &Rotator, secret: &str, vendor: &str) -> RotationErro
     }
 }
 
-/// testSecret's proof of the pending value at the vendor (no user, no token issued).
+/// testSecret's proof of the pending value at a table vendor (no user, no token issued), at
+/// the endpoint the Staged upstream resolves (the deployment's override or the vendor's own).
+/// A `custom` vendor is proved like every IdP, with the token probe.
 pub async fn prove(r: &Rotator, pending: &SecretDocument) -> Result<(), RotationError> {
     let vendor = pending
         .profile
         .vendor
         .ok_or_else(|| RotationError::StagedInvalid("rotation.vendor is missing".into()))?;
-    if vendor == Vendor::Custom {
-        let endpoint = pending.profile.token_endpoint.as_ref().ok_or_else(|| {
-            RotationError::StagedInvalid(
-                "rotation.tokenEndpoint or rotation.issuer is required for vendor custom".into(),
-            )
-        })?;
-        let outcome = r
-            .probe
-            .probe(&ProbeRequest {
-                endpoint: ProbeEndpoint::Document(endpoint),
-                client_id: &pending.client_id,
-                client_secret: &pending.client_secret,
-                scopes: &pending.profile.scopes,
-                auth: pending.profile.client_auth,
-            })
-            .await?;
-        tracing::info!(
-            attempts = outcome.attempts,
-            "staged client secret accepted by the custom server"
-        );
-        return Ok(());
-    }
     let url = r
-        .config
-        .idp_admin
-        .vendor_token_urls
-        .get(&vendor)
-        .map_or(vendor.token_url(), String::as_str);
-    let attempts = vendors::prove(
-        &r.config.origins.client(),
-        vendor,
-        url,
-        &pending.client_id,
-        &pending.client_secret,
-        r.config.probe_budget,
-        r.config.probe_initial_backoff,
-    )
-    .await?;
+        .upstreams
+        .upstream_for(&pending.profile)
+        .await?
+        .token_endpoint()
+        .await?;
+    let attempts = r
+        .probe
+        .prove_at_vendor(vendor, &url, &pending.client_id, &pending.client_secret)
+        .await?;
     tracing::info!(
         vendor = vendor.name(),
         attempts,

@@ -5,6 +5,7 @@ use super::{binding, RotationError, Rotator, StepOutcome};
 use crate::secret_doc::IdpKind;
 use crate::secrets::SecretMeta;
 use crate::upstream::token_probe::{ProbeEndpoint, ProbeRequest};
+use crate::upstream::vendors::Vendor;
 
 pub async fn run(
     r: &Rotator,
@@ -14,7 +15,9 @@ pub async fn run(
 ) -> Result<StepOutcome, RotationError> {
     let pending = r.pending_doc(secret, token).await?;
     binding::check(desc, &pending, "AWSPENDING")?;
-    if pending.profile.idp == IdpKind::Staged {
+    // A staged table vendor has no client_credentials: the invalid-code proof instead. (A
+    // `custom` staged vendor names its endpoint and goes through the token probe below.)
+    if pending.profile.idp == IdpKind::Staged && pending.profile.vendor != Some(Vendor::Custom) {
         super::staged::prove(r, &pending).await?;
         if let Some(ac) = &r.agentcore {
             super::references::preflight(r, ac, secret, &pending).await?;

@@ -222,29 +222,28 @@ impl Upstream for Entra {
         }
     }
 
+    /// Removing a password already gone succeeds: Graph answers 400 "No password credential
+    /// found with keyId …", so no listing is needed first.
     async fn remove_secret(
         &self,
         client: &ClientRef,
         secret_id: &str,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "removePassword";
-        if !self
-            .list_secrets(client)
-            .await?
-            .iter()
-            .any(|s| s.id == secret_id)
-        {
-            return Ok(());
-        }
         let url = format!("{}/removePassword", self.app_url(client)?);
-        self.call(
-            OP,
-            client,
-            Method::POST,
-            &url,
-            Some(&json!({"keyId": secret_id})),
-        )
-        .await
-        .map(|_| ())
+        let body = json!({"keyId": secret_id});
+        match self.rest.call(OP, Method::POST, &url, Some(&body)).await? {
+            Ok(_) => Ok(()),
+            Err(f)
+                if f.status.as_u16() == 400
+                    && f.body
+                        .pointer("/error/message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.contains("No password credential found")) =>
+            {
+                Ok(())
+            }
+            Err(f) => Err(self.classify(OP, client, f)),
+        }
     }
 }

@@ -12,7 +12,6 @@
 //! (reads its value) instead of regenerating again, which would drop AWSCURRENT's secret.
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -24,6 +23,7 @@ use super::rest::{printable_detail, Failure, Rest};
 use super::{
     AddedSecret, Capabilities, ClientRef, NewSecret, Upstream, UpstreamError, UpstreamSecret,
 };
+use crate::findings::Timestamp;
 use crate::sensitive::SecretString;
 
 /// The client attributes Keycloak's secret-rotation executor maintains.
@@ -48,10 +48,10 @@ pub struct Keycloak {
 struct ClientState {
     uuid: String,
     current: Option<SecretString>,
-    current_created: Option<u64>,
+    current_created: Option<Timestamp>,
     rotated: Option<SecretString>,
-    rotated_created: Option<u64>,
-    rotated_expires: Option<u64>,
+    rotated_created: Option<Timestamp>,
+    rotated_expires: Option<Timestamp>,
     under_policy: bool,
 }
 
@@ -144,7 +144,12 @@ impl Keycloak {
             })?;
         let attr = |k: &str| rep.pointer(&format!("/attributes/{}", k.replace('/', "~1")));
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-        let epoch = |k: &str| text(attr(k)).and_then(|s| s.parse::<u64>().ok());
+        // Keycloak keeps these attributes as epoch seconds.
+        let epoch = |k: &str| {
+            text(attr(k))
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(|secs| Timestamp::from_millis(secs.saturating_mul(1000)))
+        };
         let secret = |v: Option<String>| -> Result<Option<SecretString>, UpstreamError> {
             match v {
                 Some(s) if !s.is_empty() && s.chars().all(|c| c == '*') => {
@@ -197,17 +202,6 @@ pub fn secret_id(value: &SecretString) -> String {
     format!("kc-{hex}")
 }
 
-fn time(epoch: Option<u64>) -> Option<std::time::SystemTime> {
-    epoch.map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-}
-
 #[async_trait]
 impl Upstream for Keycloak {
     fn capabilities(&self) -> &Capabilities {
@@ -224,10 +218,10 @@ impl Upstream for Keycloak {
         let state = self.read(client).await?;
         let mut live = Vec::with_capacity(2);
         if let Some(v) = &state.rotated {
-            if state.rotated_expires.is_none_or(|e| e > now_epoch()) {
+            if state.rotated_expires.is_none_or(|e| e > Timestamp::now()) {
                 live.push(UpstreamSecret {
                     id: secret_id(v),
-                    created: time(state.rotated_created),
+                    created: state.rotated_created.map(Timestamp::to_system_time),
                     label: None,
                 });
             }
@@ -235,7 +229,7 @@ impl Upstream for Keycloak {
         if let Some(v) = &state.current {
             live.push(UpstreamSecret {
                 id: secret_id(v),
-                created: time(state.current_created),
+                created: state.current_created.map(Timestamp::to_system_time),
                 label: None,
             });
         }

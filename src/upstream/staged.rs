@@ -11,16 +11,16 @@ use super::{
 
 pub struct Staged {
     vendor: Vendor,
-    token_url: String,
+    /// The deployment's override, else the vendor's fixed endpoint (`None`: `custom`).
+    token_url: Option<String>,
     caps: Capabilities,
 }
 
 impl Staged {
-    /// `token_url`: the deployment's override, else the vendor's fixed endpoint.
     pub fn new(vendor: Vendor, token_url: Option<&str>) -> Self {
         Self {
             vendor,
-            token_url: token_url.unwrap_or(vendor.token_url()).to_string(),
+            token_url: token_url.or(vendor.token_url()).map(str::to_string),
             caps: Capabilities {
                 value_chosen_by_caller: true,
                 value_alphabet: &[],
@@ -28,10 +28,6 @@ impl Staged {
                 max_live_secrets: None,
             },
         }
-    }
-
-    pub fn vendor(&self) -> Vendor {
-        self.vendor
     }
 }
 
@@ -41,8 +37,13 @@ impl Upstream for Staged {
         &self.caps
     }
 
+    /// Where a table vendor proves secrets; a `custom` server's endpoint is the document's.
     async fn token_endpoint(&self) -> Result<String, UpstreamError> {
-        Ok(self.token_url.clone())
+        self.token_url.clone().ok_or_else(|| {
+            UpstreamError::Profile(
+                "a custom staged vendor's token endpoint is rotation.tokenEndpoint or rotation.issuer".into(),
+            )
+        })
     }
 
     /// The vendor's secrets are not visible to the rotator.

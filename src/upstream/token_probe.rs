@@ -10,6 +10,7 @@ use base64::Engine as _;
 use reqwest::Url;
 use serde::Deserialize;
 
+use super::vendors;
 use crate::http::{self, OriginError, OriginPolicy, BODY_LIMIT};
 use crate::secret_doc::{ClientAuth, TokenEndpoint};
 use crate::sensitive::SecretString;
@@ -109,6 +110,36 @@ impl TokenProbe {
             budget,
             initial_backoff,
         }
+    }
+
+    /// Proves a client secret at a staged vendor ([`vendors::prove`]) with this probe's client,
+    /// budget and back-off, at an endpoint the policy allows as derived.
+    pub async fn prove_at_vendor(
+        &self,
+        vendor: vendors::Vendor,
+        url: &str,
+        client_id: &str,
+        client_secret: &SecretString,
+    ) -> Result<u32, vendors::ProofError> {
+        let url = self
+            .policy
+            .check_derived(url, "vendor token endpoint")
+            .map_err(|e| vendors::ProofError::Inconclusive {
+                vendor: vendor.name(),
+                attempts: 0,
+                elapsed: Duration::ZERO,
+                last: e.to_string(),
+            })?;
+        vendors::prove(
+            &self.http,
+            vendor,
+            url.as_str(),
+            client_id,
+            client_secret,
+            self.budget,
+            self.initial_backoff,
+        )
+        .await
     }
 
     /// The token endpoint, checked against the policy: as derived or named, or from the

@@ -102,30 +102,30 @@ impl Vendor {
         format!("{}, custom", ALL.map(|v| v.name()).join(", "))
     }
 
-    /// The deployment setting that may point this vendor's token endpoint elsewhere.
-    pub fn url_setting(self) -> &'static str {
-        match self {
+    /// The deployment setting that may point a table vendor's token endpoint elsewhere.
+    pub fn url_setting(self) -> Option<&'static str> {
+        Some(match self {
             Vendor::Google => "ROTATOR_VENDOR_TOKEN_URL_GOOGLE",
             Vendor::Github => "ROTATOR_VENDOR_TOKEN_URL_GITHUB",
             Vendor::Slack => "ROTATOR_VENDOR_TOKEN_URL_SLACK",
             Vendor::Atlassian => "ROTATOR_VENDOR_TOKEN_URL_ATLASSIAN",
             Vendor::Linkedin => "ROTATOR_VENDOR_TOKEN_URL_LINKEDIN",
             Vendor::Salesforce => "ROTATOR_VENDOR_TOKEN_URL_SALESFORCE",
-            Vendor::Custom => "ROTATOR_ALLOWED_TOKEN_ORIGINS",
-        }
+            Vendor::Custom => return None,
+        })
     }
 
-    pub fn token_url(self) -> &'static str {
-        match self {
+    /// A table vendor's fixed token endpoint; `None` for `custom`, whose document names it.
+    pub fn token_url(self) -> Option<&'static str> {
+        Some(match self {
             Vendor::Google => "https://oauth2.googleapis.com/token",
             Vendor::Github => "https://github.com/login/oauth/access_token",
             Vendor::Slack => "https://slack.com/api/oauth.v2.access",
             Vendor::Atlassian => "https://auth.atlassian.com/oauth/token",
             Vendor::Linkedin => "https://www.linkedin.com/oauth/v2/accessToken",
             Vendor::Salesforce => "https://login.salesforce.com/services/oauth2/token",
-            // The document names it (tokenEndpoint or issuer), within the allowlist.
-            Vendor::Custom => "",
-        }
+            Vendor::Custom => return None,
+        })
     }
 
     /// Where an operator creates and revokes the app's secrets.

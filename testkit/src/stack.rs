@@ -132,10 +132,16 @@ impl LocalStack {
         sdk_config_for(self.cognito.endpoint(), REGION)
     }
 
-    /// The IdP adapters, reaching the simulator through endpoint configuration only (the SDK
-    /// endpoint, and the URL prefix domains are served at).
+    /// The IdP adapters, reaching the simulators through endpoint configuration only: the SDK
+    /// configuration a function gets from [`LocalStack::aws_env`] (Cognito at its simulator,
+    /// KMS and the rest at moto), and the URL prefix domains are served at.
     pub fn upstreams(&self) -> AwsUpstreams {
-        AwsUpstreams::new(self.cognito_sdk_config())
+        let env = self
+            .aws_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        AwsUpstreams::new(crate::wiring::sdk_config(&env))
             .with_cognito_domain_url(self.cognito.domain_url())
     }
 
@@ -152,11 +158,12 @@ impl LocalStack {
     /// A rotator over another store (e.g. [`crate::faulty_store::FaultyStore`]).
     /// The simulator's origin is added to `config`'s allowed token origins.
     pub fn rotator_over(&self, store: Arc<dyn SecretStore>, config: Config) -> Rotator {
-        Rotator::new(
-            store,
-            Arc::new(self.upstreams()),
-            self.allow_simulator(config),
-        )
+        let config = self.allow_simulator(config);
+        // As the production wiring does: the IdP settings of `config` configure the adapters.
+        let upstreams = self
+            .upstreams()
+            .with_idp_admin(&config.idp_admin, &config.origins);
+        Rotator::new(store, Arc::new(upstreams), config)
     }
 
     /// Where this stack's token endpoints are: loopback http, the Cognito simulator's origin.

@@ -60,13 +60,12 @@ impl LocalStack {
         let mut config = config;
         config.idp_admin = admin.clone();
         config.origins = with_origins(config.origins, origins);
-        let upstreams = self.idp_upstreams(admin, &config.origins);
-        Rotator::new(store, Arc::new(upstreams), config)
+        self.rotator_over(store, config)
     }
 
     /// The IdP adapters as a deployment configured by `admin` builds them (KMS at moto).
     pub fn idp_upstreams(&self, admin: &IdpAdmin, origins: &OriginPolicy) -> AwsUpstreams {
-        self.idp_upstreams_via(self.moto.sdk_config(), admin, origins)
+        self.upstreams().with_idp_admin(admin, origins)
     }
 
     /// [`LocalStack::idp_upstreams`] with AWS reached through `aws` (e.g. the outbound-federation
