@@ -19,8 +19,8 @@ use crate::http::{self, BODY_LIMIT};
 const ATTEMPTS: u32 = 3;
 const MAX_WAIT: Duration = Duration::from_secs(5);
 
-/// An answer that was not a success, for the adapter to classify further.
-#[derive(Debug)]
+/// An answer that was not a success, for the adapter to classify further. Its Debug output
+/// leaves the body out: an IdP's error body is the IdP's text, not ours to print.
 pub struct Failure {
     pub status: StatusCode,
     pub body: Value,
@@ -95,6 +95,15 @@ impl Rest {
                 retry_after,
             }));
         }
+    }
+}
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Failure")
+            .field("status", &self.status)
+            .field("retry_after", &self.retry_after)
+            .finish_non_exhaustive()
     }
 }
 
