@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agentcore_rotator::agentcore::accounts::Unreachable;
 use agentcore_rotator::agentcore::{AgentCoreSettings, ProviderDirectory, ValueHash};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::hooks;
@@ -1001,4 +1002,311 @@ async fn a_rollback_never_restores_a_document_that_names_another_client() {
     assert_ne!(env.current_version(&f.secret_arn).await, foreign_version);
     assert_eq!(env.current_version(&f.secret_arn).await, token);
     assert_eq!(env.findings.rule_ids(), ["ROT-002"]);
+}
+
+// ------------------------------------------------------------------ payment providers
+
+const WALLET: &str = "wallet-secret-fedcba9876543210";
+
+/// A secret whose document also holds a payment API key and a wallet secret, read by a
+/// CoinbaseCDP provider (both references) and by a StripePrivy provider (one reference here,
+/// its other in a secret of its own).
+async fn payment_fixture(env: &Env) -> CognitoFixture {
+    let f = env
+        .stack
+        .cognito_fixture(json!({"apiKey": API_KEY, "walletSecret": WALLET}))
+        .await;
+    env.stack.allow_agentcore(&f.secret_arn).await;
+    env.stack
+        .coinbase_payment(
+            "pay-cdp",
+            (&f.secret_arn, "apiKey"),
+            Some((&f.secret_arn, "walletSecret")),
+        )
+        .await;
+    let other = unique("stripe-auth");
+    env.stack
+        .sm
+        .create_secret()
+        .name(&other)
+        .secret_string(json!({"privateKey": "stripe-auth-key-0123456789"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    env.stack.allow_agentcore(&other).await;
+    env.stack
+        .stripe_payment(
+            "pay-stripe",
+            (&f.secret_arn, "apiKey"),
+            (&other, "privateKey"),
+        )
+        .await;
+    f
+}
+
+#[tokio::test]
+async fn payment_providers_are_discovered_one_entry_per_reference() {
+    let env = Env::start();
+    let f = payment_fixture(&env).await;
+    let directory = AgentCoreDirectory::new(&env.stack.agentcore.sdk_config(), &settings(false));
+    let found = directory.providers().await.unwrap();
+    let payments: Vec<String> = found
+        .iter()
+        .filter(|p| p.kind == agentcore_rotator::agentcore::ProviderKind::Payment)
+        .map(|p| {
+            format!(
+                "{} {} {} {}",
+                p.name,
+                p.slot.unwrap_or("-"),
+                p.vendor.as_deref().unwrap_or("-"),
+                p.json_key.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        payments,
+        [
+            "pay-cdp apiKeySecret CoinbaseCDP apiKey",
+            "pay-cdp walletSecret CoinbaseCDP walletSecret",
+            "pay-stripe appSecret StripePrivy apiKey",
+            "pay-stripe authorizationPrivateKey StripePrivy privateKey",
+        ]
+    );
+    let cdp_ref = found.iter().find(|p| p.name == "pay-cdp").unwrap();
+    assert_eq!(cdp_ref.secret_arn.as_deref(), Some(f.secret_arn.as_str()));
+    assert!(cdp_ref.arn.contains("/paymentcredentialprovider/pay-cdp"));
+    assert_eq!(
+        env.stack.agentcore.calls("ListPaymentCredentialProviders"),
+        1
+    );
+    assert_eq!(env.stack.agentcore.calls("GetPaymentCredentialProvider"), 2);
+}
+
+#[tokio::test]
+async fn a_secret_read_by_payment_providers_rotates_and_each_reference_is_confirmed() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = payment_fixture(&env).await;
+    let run = env.conductor().rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.current_version(&f.secret_arn).await, run.token);
+    assert_eq!(env.findings.rule_ids(), Vec::<String>::new());
+    // Three references to the rotated secret were confirmed (the fourth is another secret).
+    assert!(logs.text().contains("\"confirmed\":3"), "{}", logs.text());
+    let doc = env.stack.doc(&f.secret_arn, "AWSCURRENT").await;
+    assert_eq!(doc["walletSecret"], WALLET);
+    assert_no_leak(&env, &f, &logs, &[]).await;
+}
+
+#[tokio::test]
+async fn pre_flight_blocks_promotion_when_a_payment_provider_key_is_missing_from_awspending() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = payment_fixture(&env).await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap();
+    overwrite_pending(&env.stack, &f, &token, "walletSecret").await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::SetSecret)
+        .await
+        .unwrap();
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::TestSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("pre-flight"), "{err}");
+    assert!(
+        err.contains("payment provider pay-cdp (walletSecret)") && err.contains("\"walletSecret\""),
+        "{err}"
+    );
+    assert!(!err.contains("pay-stripe"), "{err}");
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    // The finding names the payment provider by its ARN and kind.
+    let findings = env.findings.all();
+    assert_eq!(env.findings.rule_ids(), ["REF-003"]);
+    let json = serde_json::to_value(&findings[0]).unwrap().to_string();
+    assert!(json.contains("PROVIDER_PAYMENT"), "{json}");
+    assert!(
+        json.contains("/paymentcredentialprovider/pay-cdp"),
+        "{json}"
+    );
+    assert_no_leak(&env, &f, &logs, &[err]).await;
+}
+
+#[tokio::test]
+async fn a_new_version_that_drops_a_payment_key_is_rolled_back() {
+    let env = Env::start();
+    let f = payment_fixture(&env).await;
+    let conductor = env.conductor();
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    for step in [Step::CreateSecret, Step::SetSecret, Step::TestSecret] {
+        conductor.invoke(&f.secret_arn, &token, step).await.unwrap();
+    }
+    overwrite_pending(&env.stack, &f, &token, "walletSecret").await;
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::FinishSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("rolled AWSCURRENT back"), "{err}");
+    assert!(err.contains("pay-cdp (walletSecret)"), "{err}");
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    assert_eq!(env.findings.rule_ids(), ["ROT-001"]);
+}
+
+// ------------------------------------------------------------------ consumer accounts
+
+const CONSUMER: &str = "222233334444";
+const UNREACHABLE: &str = "333344445555";
+
+fn consumer_settings(accounts: &[&str], unreachable: Unreachable) -> AgentCoreSettings {
+    AgentCoreSettings {
+        consumer_roles: accounts
+            .iter()
+            .map(|a| format!("arn:aws:iam::{a}:role/agentcore-rotator-reader"))
+            .collect(),
+        consumer_external_id: Some("agentcore-rotator-test".into()),
+        unreachable,
+        ..settings(false)
+    }
+}
+
+impl Env {
+    fn conductor_with(&self, settings: &AgentCoreSettings) -> Conductor {
+        let emitters = Emitters::new(vec![
+            Box::new(LogSink::new()),
+            Box::new(self.findings.clone()),
+        ]);
+        let rotator = self.stack.rotator_with_agentcore(
+            LocalStack::fast_config(),
+            REGION,
+            settings,
+            emitters,
+        );
+        Conductor::new(
+            self.stack.sm.clone(),
+            self.stack.moto.rotation_lambda_arn.clone(),
+            Arc::new(rotator),
+        )
+    }
+
+    /// API-key provider `name` in `account`, created with that account's credentials,
+    /// referencing `key` of the secret by its full ARN (as a cross-account reference must).
+    async fn consumer_api_key(&self, account: &str, name: &str, secret_arn: &str, key: &str) {
+        let control =
+            aws_sdk_bedrockagentcorecontrol::Client::new(&self.stack.account_sdk(account).await);
+        control
+            .create_api_key_credential_provider()
+            .name(name)
+            .api_key_secret_source(SecretSourceType::External)
+            .api_key_secret_config(reference(secret_arn, key))
+            .send()
+            .await
+            .expect("create API-key provider in the consumer account");
+    }
+}
+
+#[tokio::test]
+async fn providers_in_a_consumer_account_are_confirmed_after_a_rotation() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.api_key_external("local-key", &f.secret_arn, "apiKey")
+        .await;
+    env.consumer_api_key(CONSUMER, "b-key", &f.secret_arn, "apiKey")
+        .await;
+    // The consumer's provider lives in its own account only.
+    let local = AgentCoreDirectory::new(&env.stack.agentcore.sdk_config(), &settings(false))
+        .providers()
+        .await
+        .unwrap();
+    assert!(local.iter().all(|p| p.name != "b-key"));
+
+    let run = env
+        .conductor_with(&consumer_settings(&[CONSUMER], Unreachable::Fail))
+        .rotate(&f.secret_arn)
+        .await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert!(logs.text().contains("\"confirmed\":2"), "{}", logs.text());
+    assert_eq!(env.findings.rule_ids(), Vec::<String>::new());
+    assert_no_leak(&env, &f, &logs, &[]).await;
+}
+
+#[tokio::test]
+async fn pre_flight_blocks_on_a_consumer_account_provider_whose_key_awspending_lacks() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.consumer_api_key(CONSUMER, "b-key", &f.secret_arn, "apiKey")
+        .await;
+    let conductor = env.conductor_with(&consumer_settings(&[CONSUMER], Unreachable::Fail));
+    let token = conductor.begin(&f.secret_arn).await;
+    let before = env.current_version(&f.secret_arn).await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::CreateSecret)
+        .await
+        .unwrap();
+    overwrite_pending(&env.stack, &f, &token, "apiKey").await;
+    conductor
+        .invoke(&f.secret_arn, &token, Step::SetSecret)
+        .await
+        .unwrap();
+    let err = conductor
+        .invoke(&f.secret_arn, &token, Step::TestSecret)
+        .await
+        .unwrap_err();
+    assert!(err.contains("pre-flight") && err.contains("b-key"), "{err}");
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+    let finding = serde_json::to_string(&env.findings.all()).unwrap();
+    assert!(
+        finding.contains(&format!(
+            ":{CONSUMER}:token-vault/default/apikeycredentialprovider/b-key"
+        )),
+        "{finding}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_consumer_account_fails_the_pre_flight_naming_it_unless_set_to_warn() {
+    let (logs, _g) = CapturedLogs::install();
+    let env = Env::start();
+    let f = env.fixture().await;
+    env.consumer_api_key(CONSUMER, "b-key", &f.secret_arn, "apiKey")
+        .await;
+    env.stack.agentcore.deny_account(UNREACHABLE);
+    let before = env.current_version(&f.secret_arn).await;
+
+    let run = env
+        .conductor_with(&consumer_settings(
+            &[CONSUMER, UNREACHABLE],
+            Unreachable::Fail,
+        ))
+        .rotate(&f.secret_arn)
+        .await;
+    assert!(!run.succeeded);
+    let err = run.last_error().unwrap_or_default();
+    assert!(
+        err.contains(UNREACHABLE) && err.contains("AccessDenied"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(CONSUMER),
+        "only the unreachable account is named: {err}"
+    );
+    assert_eq!(env.current_version(&f.secret_arn).await, before);
+
+    let run = env
+        .conductor_with(&consumer_settings(
+            &[CONSUMER, UNREACHABLE],
+            Unreachable::Warn,
+        ))
+        .rotate(&f.secret_arn)
+        .await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert!(logs.text().contains("consumer account not read"));
+    assert!(logs.text().contains(UNREACHABLE));
 }

@@ -64,6 +64,7 @@ impl Fakes {
                 name: format!("p{i:05}"),
                 arn: format!("arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT}:token-vault/default/oauth2credentialprovider/p{i:05}"),
                 vendor: Some("CustomOauth2".into()),
+                slot: None,
                 source: SecretSource::External,
                 secret_arn: Some(arn(i % secrets)),
                 json_key: Some("clientSecret".into()),
@@ -108,6 +109,7 @@ impl ProviderDirectory for Dir {
             self.0.count("ListOauth2CredentialProviders");
         }
         self.0.count("ListApiKeyCredentialProviders");
+        self.0.count("ListPaymentCredentialProviders");
         for _ in &ps {
             self.0.count("GetOauth2CredentialProvider");
         }

@@ -29,6 +29,10 @@ const STAR_RESOURCE_ALLOWED_ACTIONS: &[&str] = &[
     // STS: GetWebIdentityToken has no resource type; the template pins the audience
     // (sts:IdentityTokenAudience) and the lifetime (sts:DurationSeconds) instead.
     "sts:GetWebIdentityToken",
+    // AgentCore: ListGateways lists the account's gateways; granted on "*" because a list of the
+    // account names no gateway yet (ListGatewayTargets and GetGatewayTarget are scoped to
+    // gateway/*).
+    "bedrock-agentcore:ListGateways",
 ];
 
 /// Actions no statement of the template may allow, on any resource, with any condition.

@@ -166,6 +166,16 @@ pub fn kind_label(p: &ProviderRef) -> &'static str {
     match p.kind {
         ProviderKind::Oauth2 => "OAuth2",
         ProviderKind::ApiKey => "API-key",
+        ProviderKind::Payment => "payment",
+    }
+}
+
+/// The provider's name, with the reference it is about when it holds several
+/// (`wallet-pay (walletSecret)`).
+pub fn who(p: &ProviderRef) -> String {
+    match p.slot {
+        Some(slot) => format!("{} ({slot})", p.name),
+        None => p.name.clone(),
     }
 }
 
@@ -181,7 +191,7 @@ pub fn describe(p: &ProviderRef, problem: &Problem) -> String {
     format!(
         "{} provider {}{reference}: {problem}",
         kind_label(p),
-        p.name
+        who(p)
     )
 }
 
@@ -336,6 +346,7 @@ mod tests {
             name: "partner".into(),
             arn: "arn:aws:bedrock-agentcore:us-east-1:123456789012:token-vault/default/apikeycredentialprovider/partner".into(),
             vendor: None,
+            slot: None,
             source: SecretSource::External,
             secret_arn: Some(SECRET.into()),
             json_key: Some(json_key.into()),

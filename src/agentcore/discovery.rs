@@ -7,6 +7,8 @@ use tokio::sync::mpsc;
 pub enum ProviderKind {
     Oauth2,
     ApiKey,
+    /// Payment credential providers (CoinbaseCDP, StripePrivy): up to two references each.
+    Payment,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,17 +19,22 @@ pub enum SecretSource {
     External,
 }
 
-/// One provider as `Get*CredentialProvider` describes it (never a secret value).
+/// One reference of a provider as `Get*CredentialProvider` describes it (never a secret value).
+/// OAuth2 and API-key providers hold one reference; a payment provider holds two and is
+/// listed once per reference, so every check, finding and confirmation works per reference.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProviderRef {
     pub kind: ProviderKind,
     pub name: String,
     pub arn: String,
     pub vendor: Option<String>,
+    /// Which of a payment provider's references this is (`apiKeySecret`, `walletSecret`,
+    /// `appSecret`, `authorizationPrivateKey`); `None` for the only one of the other kinds.
+    pub slot: Option<&'static str>,
     pub source: SecretSource,
-    /// `clientSecretArn.secretArn` / `apiKeySecretArn.secretArn`.
+    /// `clientSecretArn.secretArn` / `apiKeySecretArn.secretArn` / `<slot>Arn.secretArn`.
     pub secret_arn: Option<String>,
-    /// `clientSecretJsonKey` / `apiKeySecretJsonKey`.
+    /// `clientSecretJsonKey` / `apiKeySecretJsonKey` / `<slot>JsonKey`.
     pub json_key: Option<String>,
     /// OAuth2 only: READY, CREATING, …, *_FAILED.
     pub status: Option<String>,
@@ -51,11 +58,11 @@ pub struct AgentCoreError {
     pub message: String,
 }
 
-/// Lists every credential provider of both kinds with its reference (one Get per provider:
+/// Lists every credential provider of every kind with its references (one Get per provider:
 /// list items carry no reference).
 #[async_trait]
 pub trait ProviderDirectory: Send + Sync {
-    /// Every provider, sorted by kind and name.
+    /// Every provider reference, sorted by kind, name and slot.
     async fn providers(&self) -> Result<Vec<ProviderRef>, AgentCoreError>;
 
     /// Sends each provider to `found` as soon as it is described, so a caller can start on its

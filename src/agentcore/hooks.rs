@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::discovery::ProviderDirectory;
+use super::gateways::GatewayDirectory;
 use super::probe::DataPlane;
 use crate::findings::Emitters;
 use crate::secrets::SecretInventory;
@@ -16,5 +17,7 @@ pub struct AgentCoreHooks {
     pub secrets: Arc<dyn SecretInventory>,
     /// Set when a workload identity is configured (`ROTATOR_WORKLOAD_NAME`).
     pub data_plane: Option<Arc<dyn DataPlane>>,
+    /// Lists the gateway targets that use a provider in the findings about it.
+    pub gateways: Option<Arc<dyn GatewayDirectory>>,
     pub emitters: Arc<Emitters>,
 }

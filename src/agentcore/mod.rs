@@ -5,9 +5,12 @@
 //! it yields ([`report`]). Facts about secrets come from [`crate::secrets`]; the SDK adapters
 //! live in `crate::aws::agentcore`.
 
+pub mod accounts;
 pub mod check;
 pub mod discovery;
+pub mod gateways;
 pub mod hooks;
+pub mod impact;
 pub mod probe;
 pub mod references;
 pub mod report;
@@ -16,6 +19,7 @@ pub mod settings;
 pub use crate::secrets::{SecretIdentity, ValueHash};
 pub use check::{KeyProblem, Problem, Verdict};
 pub use discovery::{AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretSource};
+pub use gateways::{BlastRadius, GatewayDirectory, GatewayMap, GatewayTargetRef};
 pub use hooks::AgentCoreHooks;
 pub use probe::{DataPlane, ProbeFailure};
 pub use references::{referencing, Referencing, Via};

@@ -81,6 +81,7 @@ mod tests {
             name: name.into(),
             arn: format!("arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/default/oauth2credentialprovider/{name}"),
             vendor: Some("CustomOauth2".into()),
+            slot: None,
             source,
             secret_arn: arn.map(str::to_string),
             json_key: arn.map(|_| "clientSecret".to_string()),

@@ -16,6 +16,7 @@ pub fn provider_resource(p: &ProviderRef) -> Result<Resource, FindingsError> {
     match p.kind {
         ProviderKind::Oauth2 => Resource::provider_oauth2(&p.arn),
         ProviderKind::ApiKey => Resource::provider_api_key(&p.arn),
+        ProviderKind::Payment => Resource::provider_payment(&p.arn),
     }
 }
 

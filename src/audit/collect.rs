@@ -84,6 +84,8 @@ pub struct Tally {
     pub probes: u64,
     /// Security Hub GetFindings pages read for the findings lifecycle.
     pub history_pages: u64,
+    /// Gateway List/Get calls for the blast radius (only when a provider has a finding).
+    pub gateway_reads: u64,
 }
 
 impl Tally {
@@ -98,6 +100,7 @@ impl Tally {
         self.stage_reads += o.stage_reads;
         self.probes += o.probes;
         self.history_pages += o.history_pages;
+        self.gateway_reads += o.gateway_reads;
     }
 }
 

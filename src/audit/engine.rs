@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 
 use crate::agentcore::{
-    AgentCoreError, ProviderDirectory, ProviderKind, ProviderRef, SecretIdentity, SecretSource,
+    AgentCoreError, BlastRadius, GatewayDirectory, ProviderDirectory, ProviderKind, ProviderRef,
+    SecretIdentity, SecretSource,
 };
 use crate::findings::{Emitters, Finding, Scope, Timestamp};
 use crate::upstream::UpstreamDirectory;
@@ -108,6 +109,7 @@ pub struct Auditor {
     directory: Arc<dyn ProviderDirectory>,
     inventory: Arc<dyn SecretInventory>,
     upstreams: Option<Arc<dyn UpstreamDirectory>>,
+    gateways: Option<Arc<dyn GatewayDirectory>>,
     history: Arc<dyn FindingHistory>,
     publish: Arc<dyn Publish>,
     continuer: Option<Arc<dyn Continuer>>,
@@ -132,6 +134,7 @@ impl Auditor {
             directory,
             inventory,
             upstreams: None,
+            gateways: None,
             history: Arc::new(NoHistory),
             publish,
             continuer: None,
@@ -146,6 +149,13 @@ impl Auditor {
     /// Reads upstream facts (live secrets, lineage, the token probe) through `upstreams`.
     pub fn with_upstreams(mut self, upstreams: Arc<dyn UpstreamDirectory>) -> Self {
         self.upstreams = Some(upstreams);
+        self
+    }
+
+    /// Lists the gateway targets that use a provider in that provider's findings (read only
+    /// when some finding names a provider).
+    pub fn with_gateways(mut self, gateways: Arc<dyn GatewayDirectory>) -> Self {
+        self.gateways = Some(gateways);
         self
     }
 
@@ -227,6 +237,7 @@ impl Auditor {
             self.config.clone(),
         );
         let selector = Selector::new(&trigger.scope, continuation.map(|c| c.after.as_str()));
+        let radius = BlastRadius::new(self.gateways.as_deref());
         let full = trigger.scope.is_full();
         // Secrets are read as discovery names them (see `prefetch`). A full audit reads
         // secret metadata from ListSecrets pages meanwhile (100 secrets per call instead of one
@@ -276,13 +287,19 @@ impl Auditor {
             Box::pin(listing),
             Box::pin(gathering)
         )?;
-        providers.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        providers.sort_by(|a, b| (a.kind, &a.name, a.slot).cmp(&(b.kind, &b.name, b.slot)));
         summary.tally.listed_pages = listed_pages;
-        summary.oauth2_providers = providers
-            .iter()
-            .filter(|p| p.kind == ProviderKind::Oauth2)
-            .count() as u64;
-        summary.api_key_providers = providers.len() as u64 - summary.oauth2_providers;
+        let count = |kind: ProviderKind| {
+            let names: HashSet<&str> = providers
+                .iter()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.name.as_str())
+                .collect();
+            names.len() as u64
+        };
+        summary.oauth2_providers = count(ProviderKind::Oauth2);
+        summary.api_key_providers = count(ProviderKind::ApiKey);
+        summary.payment_providers = count(ProviderKind::Payment);
         let existing: HashSet<String> = providers
             .iter()
             .flat_map(|p| [Some(p.arn.clone()), p.secret_arn.clone()])
@@ -330,7 +347,7 @@ impl Auditor {
             };
             let mut evaluation = rules::evaluate(&snapshot, &ctx);
             ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
-            self.emit(&mut summary, evaluation).await;
+            self.emit(&mut summary, &radius, evaluation).await;
         }
 
         Box::pin(prefetch.finish()).await;
@@ -365,7 +382,7 @@ impl Auditor {
             let mut evaluation = rules::evaluate(&snapshot, &ctx);
             drop(snapshot);
             ledger.settle(&mut evaluation, &|id| covered.contains(id), &scope, now);
-            self.emit(&mut summary, evaluation).await;
+            self.emit(&mut summary, &radius, evaluation).await;
             done += wave.len() as u64;
             summary.secrets += wave.len() as u64;
             self.progress("auditing secrets", done, total);
@@ -402,10 +419,11 @@ impl Auditor {
                     ledger.settle(&mut evaluation, &orphaned, &scope, now);
                 }
             }
-            self.emit(&mut summary, evaluation).await;
+            self.emit(&mut summary, &radius, evaluation).await;
         }
 
         summary.read_ahead_unused = collector.ahead_count() as u64;
+        summary.tally.gateway_reads = radius.reads();
         if let Some(meter) = &self.meter {
             summary.record_calls(delta(&calls_before, meter.counts()));
         }
@@ -444,9 +462,15 @@ impl Auditor {
         })
     }
 
-    async fn emit(&self, summary: &mut AuditSummary, evaluation: Evaluation) {
-        summary.count(&evaluation.findings);
-        Box::pin(self.publish.publish(&evaluation.findings)).await;
+    async fn emit(
+        &self,
+        summary: &mut AuditSummary,
+        radius: &BlastRadius<'_>,
+        evaluation: Evaluation,
+    ) {
+        let findings = Box::pin(radius.annotate(evaluation.findings)).await;
+        summary.count(&findings);
+        Box::pin(self.publish.publish(&findings)).await;
     }
 }
 

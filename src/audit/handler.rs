@@ -53,7 +53,7 @@ pub async fn handle(
         audit_id = %summary.audit_id,
         trigger = %summary.trigger,
         complete = summary.complete,
-        providers = summary.oauth2_providers + summary.api_key_providers,
+        providers = summary.providers(),
         secrets = summary.secrets,
         active = summary.active_total(),
         resolved = summary.resolved,

@@ -13,6 +13,7 @@ use super::collect::{Tally, BATCH_SIZE};
 /// Page sizes of the List operations (the model maxima).
 pub const OAUTH2_PAGE: u64 = 20;
 pub const API_KEY_PAGE: u64 = 100;
+pub const PAYMENT_PAGE: u64 = 20;
 
 /// API calls made so far, by operation name (`DescribeSecret`, `GetOauth2CredentialProvider`…).
 pub trait CallMeter: Send + Sync {
@@ -30,6 +31,8 @@ pub struct AuditSummary {
     pub invocation: u32,
     pub oauth2_providers: u64,
     pub api_key_providers: u64,
+    /// Payment providers (each holds up to two references).
+    pub payment_providers: u64,
     pub secrets: u64,
     pub active: BTreeMap<String, u64>,
     pub resolved: u64,
@@ -50,16 +53,17 @@ impl AuditSummary {
     /// secret the listing did not return, one GetResourcePolicy per secret, one
     /// GetFunctionConcurrency per distinct rotation function, values 20 per call,
     /// one key policy per customer key, one upstream list per rotator secret, and the older
-    /// versions lineage needs, and the GetFindings pages of the findings lifecycle. Token probes
+    /// versions lineage needs, the GetFindings pages of the findings lifecycle, and the gateway
+    /// reads of the blast radius when a provider has a finding. Token probes
     /// are plain HTTPS, not SDK calls; delivering findings is output, not reading: neither is
     /// counted here.
     pub fn compute_lower_bound(&mut self) {
         let t = &self.tally;
         let pages = self.oauth2_providers.div_ceil(OAUTH2_PAGE).max(1)
-            + self.api_key_providers.div_ceil(API_KEY_PAGE).max(1);
+            + self.api_key_providers.div_ceil(API_KEY_PAGE).max(1)
+            + self.payment_providers.div_ceil(PAYMENT_PAGE).max(1);
         self.lower_bound = pages
-            + self.oauth2_providers
-            + self.api_key_providers
+            + self.providers()
             + t.upstream_lists
             + t.listed_pages
             + t.described
@@ -68,7 +72,8 @@ impl AuditSummary {
             + t.values.div_ceil(BATCH_SIZE as u64)
             + t.keys
             + t.stage_reads
-            + t.history_pages;
+            + t.history_pages
+            + t.gateway_reads;
     }
 
     pub fn record_calls(&mut self, counts: BTreeMap<String, u64>) {
@@ -89,6 +94,11 @@ impl AuditSummary {
         }
     }
 
+    /// Providers of every kind (a payment provider counts once, however many references).
+    pub fn providers(&self) -> u64 {
+        self.oauth2_providers + self.api_key_providers + self.payment_providers
+    }
+
     pub fn active_total(&self) -> u64 {
         self.active.values().sum()
     }
@@ -100,11 +110,7 @@ impl AuditSummary {
             ("AuditDurationMs", "Milliseconds", self.duration_ms),
             ("ApiCalls", "Count", self.api_calls_total),
             ("ApiCallsLowerBound", "Count", self.lower_bound),
-            (
-                "ProvidersAudited",
-                "Count",
-                self.oauth2_providers + self.api_key_providers,
-            ),
+            ("ProvidersAudited", "Count", self.providers()),
             ("SecretsAudited", "Count", self.secrets),
             ("ActiveFindings", "Count", self.active_total()),
             ("ResolvedFindings", "Count", self.resolved),
@@ -179,7 +185,7 @@ pub fn totals(summary: &AuditSummary) -> String {
         .join(", ");
     format!(
         "audited {} provider(s) and {} secret(s): {} active finding(s){}, {} resolved; {} API call(s) (lower bound {}) in {} ms",
-        summary.oauth2_providers + summary.api_key_providers,
+        summary.providers(),
         summary.secrets,
         summary.active_total(),
         if by_severity.is_empty() { String::new() } else { format!(" ({by_severity})") },
@@ -210,7 +216,7 @@ mod tests {
             ..AuditSummary::default()
         };
         s.compute_lower_bound();
-        assert_eq!(s.lower_bound, 500 + 1 + 10_000 + 2000 + 2000 + 100);
+        assert_eq!(s.lower_bound, 500 + 1 + 1 + 10_000 + 2000 + 2000 + 100);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::secrets::ValueHash;
 /// Model maximum page sizes: fewest List calls against a low, undocumented TPS quota.
 const OAUTH2_PAGE_SIZE: i32 = 20;
 const API_KEY_PAGE_SIZE: i32 = 100;
+const PAYMENT_PAGE_SIZE: i32 = 20;
 
 /// The SDK's standard retry (exponential back-off with jitter, throttling-aware), explicit so
 /// the throttling budget is visible and configurable.
@@ -74,40 +75,41 @@ impl AgentCoreDirectory {
         &self,
         names: mpsc::Sender<(ProviderKind, String)>,
     ) -> Result<(), AgentCoreError> {
-        let mut oauth2 = self
-            .client
-            .list_oauth2_credential_providers()
-            .max_results(OAUTH2_PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = oauth2.next().await {
-            let item = item.map_err(|e| error("ListOauth2CredentialProviders", &e))?;
-            if names
-                .send((ProviderKind::Oauth2, item.name().to_string()))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
+        macro_rules! send_pages {
+            ($list:ident, $page:expr, $kind:expr, $op:literal) => {
+                let mut items = self
+                    .client
+                    .$list()
+                    .max_results($page)
+                    .into_paginator()
+                    .items()
+                    .send();
+                while let Some(item) = items.next().await {
+                    let item = item.map_err(|e| error($op, &e))?;
+                    if names.send(($kind, item.name().to_string())).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            };
         }
-        let mut api_keys = self
-            .client
-            .list_api_key_credential_providers()
-            .max_results(API_KEY_PAGE_SIZE)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = api_keys.next().await {
-            let item = item.map_err(|e| error("ListApiKeyCredentialProviders", &e))?;
-            if names
-                .send((ProviderKind::ApiKey, item.name().to_string()))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-        }
+        send_pages!(
+            list_oauth2_credential_providers,
+            OAUTH2_PAGE_SIZE,
+            ProviderKind::Oauth2,
+            "ListOauth2CredentialProviders"
+        );
+        send_pages!(
+            list_api_key_credential_providers,
+            API_KEY_PAGE_SIZE,
+            ProviderKind::ApiKey,
+            "ListApiKeyCredentialProviders"
+        );
+        send_pages!(
+            list_payment_credential_providers,
+            PAYMENT_PAGE_SIZE,
+            ProviderKind::Payment,
+            "ListPaymentCredentialProviders"
+        );
         Ok(())
     }
 
@@ -132,7 +134,7 @@ impl AgentCoreDirectory {
                         operation: "GetCredentialProvider",
                         message: format!("task failed: {e}"),
                     })?;
-                    if let Some(p) = result? {
+                    for p in result? {
                         if found.send(p).await.is_err() {
                             return Ok(());
                         }
@@ -157,7 +159,7 @@ impl ProviderDirectory for AgentCoreDirectory {
         };
         let (discovered, mut found) = tokio::join!(self.each_provider(tx), collect);
         discovered?;
-        found.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        found.sort_by(|a, b| (a.kind, &a.name, a.slot).cmp(&(b.kind, &b.name, b.slot)));
         Ok(found)
     }
 
@@ -169,70 +171,134 @@ impl ProviderDirectory for AgentCoreDirectory {
     }
 }
 
-/// One Get, mapped at once so the response body is dropped. `None`: deleted since listed.
+/// One Get, mapped at once so the response body is dropped: one entry per reference (none when
+/// the provider was deleted since it was listed).
 async fn get_provider(
     client: control::Client,
     kind: ProviderKind,
     name: String,
-) -> Result<Option<ProviderRef>, AgentCoreError> {
-    match kind {
-        ProviderKind::Oauth2 => {
-            match client
-                .get_oauth2_credential_provider()
-                .name(&name)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(Some(ProviderRef {
-                    kind,
-                    name: out.name().to_string(),
-                    arn: out.credential_provider_arn().to_string(),
-                    vendor: Some(out.credential_provider_vendor().as_str().to_string()),
-                    source: source(out.client_secret_source()),
-                    secret_arn: out.client_secret_arn().map(|s| s.secret_arn().to_string()),
-                    json_key: out.client_secret_json_key().map(str::to_string),
-                    status: out.status().map(|s| s.as_str().to_string()),
-                    failure_reason: out.failure_reason().map(str::to_string),
-                    client_id: out.oauth2_provider_config_output().and_then(client_id),
-                })),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(error("GetOauth2CredentialProvider", &e)),
-            }
-        }
-        ProviderKind::ApiKey => {
-            match client
-                .get_api_key_credential_provider()
-                .name(&name)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(Some(ProviderRef {
-                    kind,
-                    name: out.name().to_string(),
-                    arn: out.credential_provider_arn().to_string(),
-                    vendor: None,
-                    source: source(out.api_key_secret_source()),
-                    secret_arn: out.api_key_secret_arn().map(|s| s.secret_arn().to_string()),
-                    json_key: out.api_key_secret_json_key().map(str::to_string),
-                    status: None,
-                    failure_reason: None,
-                    client_id: None,
-                })),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(error("GetApiKeyCredentialProvider", &e)),
-            }
-        }
+) -> Result<Vec<ProviderRef>, AgentCoreError> {
+    fn gone<E: ProvideErrorMetadata>(e: &E) -> bool {
+        e.code() == Some("ResourceNotFoundException")
     }
+    match kind {
+        ProviderKind::Oauth2 => match client
+            .get_oauth2_credential_provider()
+            .name(&name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(vec![ProviderRef {
+                kind,
+                name: out.name().to_string(),
+                arn: out.credential_provider_arn().to_string(),
+                vendor: Some(out.credential_provider_vendor().as_str().to_string()),
+                slot: None,
+                source: source(out.client_secret_source()),
+                secret_arn: out.client_secret_arn().map(|s| s.secret_arn().to_string()),
+                json_key: out.client_secret_json_key().map(str::to_string),
+                status: out.status().map(|s| s.as_str().to_string()),
+                failure_reason: out.failure_reason().map(str::to_string),
+                client_id: out.oauth2_provider_config_output().and_then(client_id),
+            }]),
+            Err(e) if gone(&e) => Ok(Vec::new()),
+            Err(e) => Err(error("GetOauth2CredentialProvider", &e)),
+        },
+        ProviderKind::ApiKey => match client
+            .get_api_key_credential_provider()
+            .name(&name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(vec![ProviderRef {
+                kind,
+                name: out.name().to_string(),
+                arn: out.credential_provider_arn().to_string(),
+                vendor: None,
+                slot: None,
+                source: source(out.api_key_secret_source()),
+                secret_arn: out.api_key_secret_arn().map(|s| s.secret_arn().to_string()),
+                json_key: out.api_key_secret_json_key().map(str::to_string),
+                status: None,
+                failure_reason: None,
+                client_id: None,
+            }]),
+            Err(e) if gone(&e) => Ok(Vec::new()),
+            Err(e) => Err(error("GetApiKeyCredentialProvider", &e)),
+        },
+        ProviderKind::Payment => match client
+            .get_payment_credential_provider()
+            .name(&name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(payment_references(&out)),
+            Err(e) if gone(&e) => Ok(Vec::new()),
+            Err(e) => Err(error("GetPaymentCredentialProvider", &e)),
+        },
+    }
+}
+
+/// A payment provider's references, one entry each (a reference the configuration does not
+/// hold is left out; an unknown vendor configuration yields none).
+fn payment_references(
+    out: &control::operation::get_payment_credential_provider::GetPaymentCredentialProviderOutput,
+) -> Vec<ProviderRef> {
+    use control::types::{PaymentProviderConfigurationOutput as C, Secret};
+    type Slot<'a> = (
+        &'static str,
+        Option<&'a Secret>,
+        Option<&'a str>,
+        Option<&'a SecretSourceType>,
+    );
+    let slots: Vec<Slot<'_>> = match out.provider_configuration_output() {
+        Some(C::CoinbaseCdpConfiguration(c)) => vec![
+            (
+                "apiKeySecret",
+                c.api_key_secret_arn(),
+                c.api_key_secret_json_key(),
+                c.api_key_secret_source(),
+            ),
+            (
+                "walletSecret",
+                c.wallet_secret_arn(),
+                c.wallet_secret_json_key(),
+                c.wallet_secret_source(),
+            ),
+        ],
+        Some(C::StripePrivyConfiguration(c)) => vec![
+            (
+                "appSecret",
+                c.app_secret_arn(),
+                c.app_secret_json_key(),
+                c.app_secret_source(),
+            ),
+            (
+                "authorizationPrivateKey",
+                c.authorization_private_key_arn(),
+                c.authorization_private_key_json_key(),
+                c.authorization_private_key_source(),
+            ),
+        ],
+        _ => Vec::new(),
+    };
+    slots
+        .into_iter()
+        .filter(|(_, arn, _, source)| arn.is_some() || source.is_some())
+        .map(|(slot, arn, key, src)| ProviderRef {
+            kind: ProviderKind::Payment,
+            name: out.name().to_string(),
+            arn: out.credential_provider_arn().to_string(),
+            vendor: Some(out.credential_provider_vendor().as_str().to_string()),
+            slot: Some(slot),
+            source: source(src),
+            secret_arn: arn.map(|s| s.secret_arn().to_string()),
+            json_key: key.map(str::to_string),
+            status: None,
+            failure_reason: None,
+            client_id: None,
+        })
+        .collect()
 }
 
 /// Providers created before EXTERNAL existed report no source: they are MANAGED.

@@ -3,8 +3,10 @@
 
 pub mod agentcore;
 pub mod call_counter;
+pub mod consumers;
 pub mod continuer;
 pub mod errors;
+pub mod gateways;
 pub mod kms_signer;
 pub mod secret_meta;
 pub mod secrets_manager;

@@ -107,10 +107,9 @@ impl FindingHistory for SecurityHubHistory {
                                 .and_then(|o| o.get("Kind"))
                                 .map(String::as_str)
                             {
-                                Some("PROVIDER_OAUTH2") => ResourceKind::ProviderOauth2,
-                                Some("PROVIDER_API_KEY") => ResourceKind::ProviderApiKey,
-                                Some("SECRET") => ResourceKind::Secret,
-                                _ => ResourceKind::UpstreamClient,
+                                Some(label) => ResourceKind::from_label(label)
+                                    .unwrap_or(ResourceKind::UpstreamClient),
+                                None => ResourceKind::UpstreamClient,
                             },
                         };
                         Resource::new(kind, r.id()?).ok()

@@ -10,9 +10,11 @@ use aws_config::SdkConfig;
 use super::agentcore::{AgentCoreDataPlane, AgentCoreDirectory};
 use super::call_counter::CallCounter;
 use super::continuer::EventBridgeContinuer;
+use super::gateways::AgentCoreGateways;
 use super::secrets_manager::SecretsManagerStore;
 use super::secrets_reader::SecretsReader;
 use super::security_hub_history::SecurityHubHistory;
+use crate::agentcore::GatewayDirectory;
 use crate::agentcore::{AgentCoreHooks, AgentCoreSettings, DataPlane};
 use crate::audit::{AuditConfig, Auditor};
 use crate::aws::AwsUpstreams;
@@ -73,7 +75,12 @@ pub fn hooks(
     emitters: Emitters,
 ) -> AgentCoreHooks {
     AgentCoreHooks {
-        directory: Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
+        directory: super::consumers::with_consumers(
+            Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
+            agentcore_sdk,
+            secrets_sdk,
+            settings,
+        ),
         secrets: Arc::new(SecretsReader::with_retry(
             secrets_sdk,
             None,
@@ -82,6 +89,10 @@ pub fn hooks(
         data_plane: settings.workload_name.as_deref().map(|w| {
             Arc::new(AgentCoreDataPlane::new(agentcore_sdk, settings, w)) as Arc<dyn DataPlane>
         }),
+        gateways: Some(
+            Arc::new(AgentCoreGateways::new(agentcore_sdk, settings, None))
+                as Arc<dyn GatewayDirectory>,
+        ),
         emitters: Arc::new(emitters),
     }
 }
@@ -122,6 +133,11 @@ pub fn auditor(
             .with_cognito_domain_url(cognito_domain_url)
             .with_idp_admin(&idp_admin, &origins),
     ))
+    .with_gateways(Arc::new(AgentCoreGateways::new(
+        agentcore_sdk,
+        &settings,
+        Some(counter),
+    )))
     .with_meter(Arc::new(counter.clone()))
     .with_account(lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty()));
     if findings.security_hub {

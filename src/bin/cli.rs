@@ -7,11 +7,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use agentcore_rotator::agentcore::{self, AgentCoreSettings};
 use agentcore_rotator::audit::engine::{Collected, Progress};
 use agentcore_rotator::audit::report::{table, totals};
 use agentcore_rotator::audit::{AuditOutcome, AuditScope, Trigger};
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::aws::gateways::AgentCoreGateways;
 use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::load_sdk_config;
 use agentcore_rotator::aws::staging;
@@ -22,6 +25,7 @@ const USAGE: &str = "usage: agentcore-rotator audit [--secret ID]... [--provider
        agentcore-rotator idp-key jwk --key-id KMS_KEY [--jwks]
        agentcore-rotator stage --secret ID
        agentcore-rotator revoked --secret ID
+       agentcore-rotator impact --secret ID [--format table|json]
 
 audit: audits AgentCore Identity credential providers against the secrets they reference, using
 the standard AWS credential chain and Region (AWS_ENDPOINT_URL_* honoured). Exit status: 0 clean,
@@ -33,7 +37,10 @@ stage: reads a new client secret from standard input (never from arguments; not 
 terminal), writes it as the next version of a staged-rotation secret (label
 AGENTCORE_ROTATOR_STAGED) and starts the rotation.
 revoked: records that the superseded client secret (AWSPREVIOUS) is revoked in the vendor's
-console (tag agentcore-rotator:revoked), which ends the audit's reminder (UPS-007).";
+console (tag agentcore-rotator:revoked), which ends the audit's reminder (UPS-007).
+impact: prints what depends on a secret: the credential providers whose references name it
+(OAuth2, API-key and payment providers, per reference) and the gateway targets using each.
+Reads AgentCore only (List/Get of providers and gateways), never a secret value.";
 
 #[derive(Debug, PartialEq)]
 enum Command {
@@ -41,6 +48,7 @@ enum Command {
     IdpKeyJwk { key_id: String, set: bool },
     Stage { secret: String },
     Revoked { secret: String },
+    Impact { secret: String, json: bool },
 }
 
 #[derive(Debug, PartialEq)]
@@ -66,9 +74,31 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 Command::Revoked { secret }
             })
         }
+        Some("impact") => parse_impact(&args[1..]),
         Some("-h" | "--help" | "help") | None => Err(String::new()),
         Some(other) => Err(format!("unknown command {other:?}")),
     }
+}
+
+fn parse_impact(args: &[String]) -> Result<Command, String> {
+    let (mut secret, mut json) = (None, false);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--secret" => secret = Some(value()?).filter(|s| !s.trim().is_empty()),
+            "--format" => {
+                json = match value()?.as_str() {
+                    "json" => true,
+                    "table" => false,
+                    other => return Err(format!("unknown format {other:?} (table or json)")),
+                }
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    let secret = secret.ok_or("impact needs --secret ID")?;
+    Ok(Command::Impact { secret, json })
 }
 
 fn parse_idp_key(args: &[String]) -> Result<Command, String> {
@@ -178,6 +208,7 @@ async fn main() -> ExitCode {
         Command::IdpKeyJwk { key_id, set } => idp_key_jwk(&sdk, &key_id, set).await,
         Command::Stage { secret } => stage(&sdk, &secret).await,
         Command::Revoked { secret } => revoked(&sdk, &secret).await,
+        Command::Impact { secret, json } => impact(&sdk, &secret, json).await,
     }
 }
 
@@ -251,6 +282,39 @@ async fn idp_key_jwk(sdk: &aws_config::SdkConfig, key_id: &str, set: bool) -> Ex
             eprintln!("agentcore-rotator: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+async fn impact(sdk: &aws_config::SdkConfig, secret: &str, json: bool) -> ExitCode {
+    let settings = match AgentCoreSettings::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("agentcore-rotator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let directory = AgentCoreDirectory::new(sdk, &settings);
+    let gateways = AgentCoreGateways::new(sdk, &settings, None);
+    let found = match agentcore::impact::impact(&directory, &gateways, secret).await {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("agentcore-rotator: impact failed: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let printed = if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_default()
+        );
+        true
+    } else {
+        write!(std::io::stdout().lock(), "{}", found.tree()).is_ok()
+    };
+    if printed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }
 
@@ -380,6 +444,26 @@ mod tests {
         assert_eq!(a.fail_on, Some(Severity::Medium));
         assert_eq!(args("audit --fail-on none").unwrap().fail_on, None);
         assert_eq!(args("audit").unwrap().fail_on, Some(Severity::High));
+    }
+
+    #[test]
+    fn impact_takes_a_secret_and_a_format() {
+        assert_eq!(
+            command("impact --secret s1 --format json").unwrap(),
+            Command::Impact {
+                secret: "s1".into(),
+                json: true
+            }
+        );
+        assert_eq!(
+            command("impact --secret s1").unwrap(),
+            Command::Impact {
+                secret: "s1".into(),
+                json: false
+            }
+        );
+        assert!(command("impact").is_err());
+        assert!(command("impact --secret s1 --format xml").is_err());
     }
 
     #[test]

@@ -147,19 +147,39 @@ pub enum ResourceKind {
     ProviderOauth2,
     /// An AgentCore Identity API-key credential provider.
     ProviderApiKey,
+    /// An AgentCore Identity payment credential provider.
+    ProviderPayment,
     /// A Secrets Manager secret.
     Secret,
     /// An OAuth client at the upstream identity provider.
     UpstreamClient,
+    /// An AgentCore Gateway target that uses a provider (`<gatewayArn>/target/<targetId>`).
+    GatewayTarget,
 }
 
 impl ResourceKind {
+    pub const ALL: [ResourceKind; 6] = [
+        ResourceKind::ProviderOauth2,
+        ResourceKind::ProviderApiKey,
+        ResourceKind::ProviderPayment,
+        ResourceKind::Secret,
+        ResourceKind::UpstreamClient,
+        ResourceKind::GatewayTarget,
+    ];
+
+    /// The kind a [`label`](Self::label) names.
+    pub fn from_label(label: &str) -> Option<ResourceKind> {
+        Self::ALL.into_iter().find(|k| k.label() == label)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             ResourceKind::ProviderOauth2 => "PROVIDER_OAUTH2",
             ResourceKind::ProviderApiKey => "PROVIDER_API_KEY",
+            ResourceKind::ProviderPayment => "PROVIDER_PAYMENT",
             ResourceKind::Secret => "SECRET",
             ResourceKind::UpstreamClient => "UPSTREAM_CLIENT",
+            ResourceKind::GatewayTarget => "GATEWAY_TARGET",
         }
     }
 }
@@ -207,6 +227,14 @@ impl Resource {
 
     pub fn provider_api_key(arn: impl Into<String>) -> Result<Self, FindingsError> {
         Self::new(ResourceKind::ProviderApiKey, arn)
+    }
+
+    pub fn provider_payment(arn: impl Into<String>) -> Result<Self, FindingsError> {
+        Self::new(ResourceKind::ProviderPayment, arn)
+    }
+
+    pub fn gateway_target(id: impl Into<String>) -> Result<Self, FindingsError> {
+        Self::new(ResourceKind::GatewayTarget, id)
     }
 
     pub fn secret(arn_or_name: impl Into<String>) -> Result<Self, FindingsError> {
@@ -385,6 +413,20 @@ impl Finding {
     /// Never moves `first_seen` past `last_seen`.
     pub fn first_seen_at(mut self, first_seen: Timestamp) -> Self {
         self.first_seen = first_seen.min(self.last_seen);
+        self
+    }
+
+    /// The same finding with `resources` that depend on it (gateway targets using a provider)
+    /// and `note` appended to the description. The id stays: who depends on a broken reference
+    /// does not change which problem it is.
+    pub fn with_dependents(mut self, resources: Vec<Resource>, note: &str) -> Self {
+        for r in resources {
+            if !self.resources.contains(&r) {
+                self.resources.push(r);
+            }
+        }
+        let description = format!("{}; {note}", self.description);
+        self.description = truncate_utf8(&description, MAX_DESCRIPTION_BYTES).into_owned();
         self
     }
 

@@ -10,10 +10,10 @@
 //! version and is reported, not rolled back.
 
 use super::{client_ref, RotationError, Rotator};
-use crate::agentcore::check::{self, kind_label, KeyProblem, Problem};
+use crate::agentcore::check::{self, kind_label, who, KeyProblem, Problem};
 use crate::agentcore::probe::ProbeFailure;
 use crate::agentcore::report;
-use crate::agentcore::{referencing, AgentCoreHooks, ProviderKind, ProviderRef, Via};
+use crate::agentcore::{referencing, AgentCoreHooks, BlastRadius, ProviderKind, ProviderRef, Via};
 use crate::findings::catalogue as rules;
 use crate::findings::{Finding, FindingsError, Timestamp};
 use crate::secret_doc::SecretDocument;
@@ -89,7 +89,7 @@ pub async fn preflight(
             blocked.push(format!(
                 "{} provider {} references JSON key {key:?}, which AWSCURRENT holds but AWSPENDING does not (missing or empty)",
                 kind_label(p),
-                p.name
+                who(p)
             ));
         } else {
             // Reported as REF-003 by finishSecret's check of every provider.
@@ -157,6 +157,8 @@ async fn probe(ac: &AgentCoreHooks, p: &ProviderRef, doc: &SecretDocument) -> Op
             .oauth2_m2m(&p.name, &doc.profile.scopes)
             .await
             .map(|()| None),
+        // No data-plane read of a payment credential: confirmed through its reference alone.
+        ProviderKind::Payment => return None,
     })
 }
 
@@ -255,7 +257,9 @@ pub async fn report_baseline(ac: &AgentCoreHooks, secret_arn: &str, baseline: &B
 fn expected(p: &ProviderRef, key: &str, doc: &SecretDocument) -> Option<ValueHash> {
     match p.kind {
         ProviderKind::Oauth2 => Some(ValueHash::of(doc.client_secret.expose())),
-        ProviderKind::ApiKey => doc.string_at(key).map(|v| ValueHash::of(v.expose())),
+        ProviderKind::ApiKey | ProviderKind::Payment => {
+            doc.string_at(key).map(|v| ValueHash::of(v.expose()))
+        }
     }
 }
 
@@ -292,7 +296,7 @@ pub async fn confirm(
                         format!(
                             "{} provider {}: {problem} in the new version",
                             kind_label(p),
-                            p.name
+                            who(p)
                         ),
                     ));
                 } else if let Some(scope) = &scope {
@@ -321,7 +325,7 @@ pub async fn confirm(
                     Ok(_) => "GetResourceApiKey returned a value other than the rotated one".into(),
                 };
                 if e.probe_ok_before {
-                    breaks.push((p, format!("{} provider {}: data plane {what} with the new version but not with the previous one", kind_label(p), p.name)));
+                    breaks.push((p, format!("{} provider {}: data plane {what} with the new version but not with the previous one", kind_label(p), who(p))));
                 } else if let Some(scope) = &scope {
                     let problem = Problem::NotRotatedValue {
                         how: format!("data-plane probe: {what}"),
@@ -416,7 +420,7 @@ async fn resolve(
         (None, why) => Err(RotationError::ReferenceUnreadable(format!(
             "{} provider {} references {reference}: {}",
             kind_label(p),
-            p.name,
+            who(p),
             why.unwrap_or_else(|| "no value".into())
         ))),
     }
@@ -528,6 +532,7 @@ async fn emit(ac: &AgentCoreHooks, findings: Vec<Result<Finding, FindingsError>>
         }
     }
     if !ok.is_empty() {
+        let ok = BlastRadius::new(ac.gateways.as_deref()).annotate(ok).await;
         ac.emitters.emit(&ok).await;
     }
 }

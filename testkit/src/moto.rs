@@ -100,6 +100,9 @@ impl Moto {
 }
 
 /// SDK configuration for a local endpoint with static test credentials.
+/// The access key id of every test credential (moto maps it to [`ACCOUNT_ID`]).
+pub const ACCESS_KEY_ID: &str = "testing";
+
 pub fn sdk_config_for(endpoint: &str, region: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -108,7 +111,11 @@ pub fn sdk_config_for(endpoint: &str, region: &str) -> SdkConfig {
         .credentials_provider(
             aws_sdk_secretsmanager::config::SharedCredentialsProvider::new(
                 aws_sdk_secretsmanager::config::Credentials::new(
-                    "testing", "testing", None, None, "testkit",
+                    ACCESS_KEY_ID,
+                    "testing",
+                    None,
+                    None,
+                    "testkit",
                 ),
             ),
         )

@@ -2,9 +2,13 @@
 //! tests and benchmarks do it: through the emulator's control-plane API and moto's.
 
 use aws_sdk_bedrockagentcorecontrol::types::{
+    ApiSchemaConfiguration, AuthorizerType, CoinbaseCdpConfigurationInput, CredentialProvider,
+    CredentialProviderConfiguration, CredentialProviderType,
     CredentialProviderVendorType as Vendor, CustomOauth2ProviderConfigInput,
-    IncludedOauth2ProviderConfigInput, Oauth2Discovery, Oauth2ProviderConfigInput, SecretReference,
-    SecretSourceType,
+    GatewayApiKeyCredentialProvider, GatewayProtocolType, IncludedOauth2ProviderConfigInput,
+    McpTargetConfiguration, OAuthCredentialProvider, Oauth2Discovery, Oauth2ProviderConfigInput,
+    PaymentCredentialProviderVendorType, PaymentProviderConfigurationInput, SecretReference,
+    SecretSourceType, StripePrivyConfigurationInput, TargetConfiguration,
 };
 use aws_sdk_bedrockagentcorecontrol::Client as Control;
 use serde_json::json;
@@ -121,5 +125,173 @@ impl LocalStack {
             .send()
             .await
             .expect("create MANAGED provider");
+    }
+}
+
+fn secret_ref(secret: &str, key: &str) -> SecretReference {
+    SecretReference::builder()
+        .secret_id(secret)
+        .json_key(key)
+        .build()
+        .expect("secret reference")
+}
+
+impl LocalStack {
+    /// EXTERNAL CoinbaseCDP payment provider `name`: its API key secret read from
+    /// `(secret, jsonKey)` `api_key`, its wallet secret from `wallet` (none when `None`).
+    pub async fn coinbase_payment(
+        &self,
+        name: &str,
+        api_key: (&str, &str),
+        wallet: Option<(&str, &str)>,
+    ) {
+        let mut config = CoinbaseCdpConfigurationInput::builder()
+            .api_key_id(format!("organizations/demo/apiKeys/{name}"))
+            .api_key_secret("")
+            .api_key_secret_source(SecretSourceType::External)
+            .api_key_secret_config(secret_ref(api_key.0, api_key.1))
+            .wallet_secret("");
+        if let Some((secret, key)) = wallet {
+            config = config
+                .wallet_secret_source(SecretSourceType::External)
+                .wallet_secret_config(secret_ref(secret, key));
+        }
+        self.agentcore_control()
+            .create_payment_credential_provider()
+            .name(name)
+            .credential_provider_vendor(PaymentCredentialProviderVendorType::CoinbaseCdp)
+            .provider_configuration_input(
+                PaymentProviderConfigurationInput::CoinbaseCdpConfiguration(
+                    config.build().expect("Coinbase CDP configuration"),
+                ),
+            )
+            .send()
+            .await
+            .expect("create CoinbaseCDP payment provider");
+    }
+
+    /// EXTERNAL StripePrivy payment provider `name` reading its app secret and its
+    /// authorization private key from `(secret, jsonKey)` pairs.
+    pub async fn stripe_payment(&self, name: &str, app: (&str, &str), authorization: (&str, &str)) {
+        let config = StripePrivyConfigurationInput::builder()
+            .app_id(format!("app-{name}"))
+            .authorization_id(format!("auth-{name}"))
+            .app_secret("")
+            .app_secret_source(SecretSourceType::External)
+            .app_secret_config(secret_ref(app.0, app.1))
+            .authorization_private_key("")
+            .authorization_private_key_source(SecretSourceType::External)
+            .authorization_private_key_config(secret_ref(authorization.0, authorization.1))
+            .build()
+            .expect("StripePrivy configuration");
+        self.agentcore_control()
+            .create_payment_credential_provider()
+            .name(name)
+            .credential_provider_vendor(PaymentCredentialProviderVendorType::StripePrivy)
+            .provider_configuration_input(
+                PaymentProviderConfigurationInput::StripePrivyConfiguration(config),
+            )
+            .send()
+            .await
+            .expect("create StripePrivy payment provider");
+    }
+}
+
+/// The ARN the emulator gives payment provider `name` (service `acps`, as the model's pattern).
+pub fn payment_provider_arn(name: &str) -> String {
+    format!(
+        "arn:aws:acps:{REGION}:{ACCOUNT_ID}:token-vault/default/paymentcredentialprovider/{name}"
+    )
+}
+
+impl LocalStack {
+    /// An MCP gateway `name` with IAM inbound authorization; returns its id.
+    pub async fn gateway(&self, name: &str) -> String {
+        self.agentcore_control()
+            .create_gateway()
+            .name(name)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/gateway-{name}"))
+            .protocol_type(GatewayProtocolType::Mcp)
+            .authorizer_type(AuthorizerType::AwsIam)
+            .send()
+            .await
+            .expect("CreateGateway")
+            .gateway_id()
+            .to_string()
+    }
+
+    /// Target `name` of gateway `gateway_id` (an inline OpenAPI schema) authenticating with
+    /// the provider `provider_arn`: OAUTH for an OAuth2 provider, API_KEY for an API-key one.
+    pub async fn gateway_target(&self, gateway_id: &str, name: &str, provider_arn: &str) {
+        let credential = if provider_arn.contains("/oauth2credentialprovider/") {
+            CredentialProviderConfiguration::builder()
+                .credential_provider_type(CredentialProviderType::Oauth)
+                .credential_provider(CredentialProvider::OauthCredentialProvider(
+                    OAuthCredentialProvider::builder()
+                        .provider_arn(provider_arn)
+                        .scopes("invoices.read")
+                        .build()
+                        .expect("OAuth credential provider"),
+                ))
+        } else {
+            CredentialProviderConfiguration::builder()
+                .credential_provider_type(CredentialProviderType::ApiKey)
+                .credential_provider(CredentialProvider::ApiKeyCredentialProvider(
+                    GatewayApiKeyCredentialProvider::builder()
+                        .provider_arn(provider_arn)
+                        .build()
+                        .expect("API key credential provider"),
+                ))
+        };
+        self.agentcore_control()
+            .create_gateway_target()
+            .gateway_identifier(gateway_id)
+            .name(name)
+            .target_configuration(TargetConfiguration::Mcp(
+                McpTargetConfiguration::OpenApiSchema(ApiSchemaConfiguration::InlinePayload(
+                    r#"{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{}}"#.into(),
+                )),
+            ))
+            .credential_provider_configurations(
+                credential.build().expect("credential configuration"),
+            )
+            .send()
+            .await
+            .expect("CreateGatewayTarget");
+    }
+}
+
+/// The ARN the emulator gives API-key provider `name`.
+pub fn api_key_provider_arn(name: &str) -> String {
+    format!("arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:token-vault/default/apikeycredentialprovider/{name}")
+}
+
+impl LocalStack {
+    /// SDK configuration for AgentCore as account `account`: credentials from moto's
+    /// AssumeRole into a role there, so the emulator (like AWS) serves that account's data.
+    pub async fn account_sdk(&self, account: &str) -> aws_config::SdkConfig {
+        let sts = aws_sdk_sts::Client::new(&self.moto.sdk_config());
+        let creds = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/testkit-admin"))
+            .role_session_name("testkit")
+            .send()
+            .await
+            .expect("AssumeRole")
+            .credentials
+            .expect("credentials");
+        self.agentcore
+            .sdk_config()
+            .to_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new(
+                    creds.access_key_id(),
+                    creds.secret_access_key(),
+                    Some(creds.session_token().to_string()),
+                    None,
+                    "testkit-assumed",
+                ),
+            ))
+            .build()
     }
 }

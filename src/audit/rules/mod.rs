@@ -142,6 +142,7 @@ pub(crate) mod fixtures {
             name: "okta".into(),
             arn: PROVIDER.into(),
             vendor: Some("CustomOauth2".into()),
+            slot: None,
             source: SecretSource::External,
             secret_arn: Some(SECRET.into()),
             json_key: Some("clientSecret".into()),

@@ -19,11 +19,13 @@
 mod api_key_providers;
 mod data_plane;
 mod errors;
+mod gateways;
 mod input;
 mod m2m;
 mod oauth2_config;
 mod oauth2_providers;
 mod paging;
+mod payment_providers;
 mod policy;
 mod resolve;
 mod secrets;
@@ -47,6 +49,7 @@ pub struct AgentCoreEmulator {
     endpoint: String,
     region: String,
     ctx: Arc<Ctx>,
+    tenancy: Arc<server::Tenancy>,
     runtime: tokio::runtime::Handle,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -70,8 +73,8 @@ impl AgentCoreEmulator {
             account.to_string(),
         );
         let (shutdown, rx) = tokio::sync::oneshot::channel();
-        let (endpoint, ctx, runtime) = server::spawn(
-            move || {
+        let (endpoint, tenancy, runtime) = server::spawn(
+            move |account: &str| {
                 let config = crate::moto::sdk_config_for(&moto, &reg);
                 Ctx {
                     state: Default::default(),
@@ -81,17 +84,20 @@ impl AgentCoreEmulator {
                         .timeout(Duration::from_secs(10))
                         .build()
                         .expect("HTTP client for token endpoints"),
-                    moto_endpoint: moto,
-                    region: reg,
-                    account: acct,
+                    moto_endpoint: moto.clone(),
+                    region: reg.clone(),
+                    account: account.to_string(),
                 }
             },
+            acct,
+            (moto_endpoint.to_string(), region.to_string()),
             rx,
         );
         AgentCoreEmulator {
+            ctx: tenancy.default_ctx().clone(),
+            tenancy,
             endpoint,
             region: region.to_string(),
-            ctx,
             runtime,
             shutdown: Some(shutdown),
         }
@@ -140,8 +146,20 @@ impl AgentCoreEmulator {
                 p.status = status;
                 p.failure_reason = reason;
             }),
+            // Payment providers have no status in the API.
+            ProviderKind::Payment => None,
         }
         .is_some()
+    }
+
+    /// Refuses every request signed with credentials of `account` (AccessDeniedException), as
+    /// for a role there without AgentCore permissions.
+    pub fn deny_account(&self, account: &str) {
+        self.tenancy
+            .denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account.to_string());
     }
 
     /// Answers the next `n` requests (any operation) with ThrottlingException.

@@ -8,11 +8,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::oauth2_config::VendorConfig;
 
-/// The two kinds of outbound credential provider.
+/// The kinds of outbound credential provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     Oauth2,
     ApiKey,
+    Payment,
 }
 
 impl ProviderKind {
@@ -21,6 +22,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Oauth2 => "oauth2",
             ProviderKind::ApiKey => "apikey",
+            ProviderKind::Payment => "payment",
         }
     }
 
@@ -28,6 +30,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Oauth2 => "oauth2credentialprovider",
             ProviderKind::ApiKey => "apikeycredentialprovider",
+            ProviderKind::Payment => "paymentcredentialprovider",
         }
     }
 
@@ -36,6 +39,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Oauth2 => "client_secret",
             ProviderKind::ApiKey => "api_key",
+            ProviderKind::Payment => "secret",
         }
     }
 }
@@ -115,6 +119,37 @@ pub(crate) struct ApiKeyProvider {
 }
 
 #[derive(Debug, Clone)]
+pub(crate) struct PaymentProvider {
+    pub vendor: String,
+    /// The vendor's identifiers (`apiKeyId`; `appId`, `authorizationId`), not secrets.
+    pub ids: Vec<(String, String)>,
+    /// Per slot (`apiKeySecret`, `walletSecret`, `appSecret`, `authorizationPrivateKey`).
+    pub secrets: Vec<(&'static str, StoredSecret)>,
+    pub created: f64,
+    pub updated: f64,
+}
+
+/// A gateway and its targets (by target id); only what the rotator reads is kept.
+#[derive(Debug, Clone)]
+pub(crate) struct Gateway {
+    pub name: String,
+    pub protocol: String,
+    pub authorizer: String,
+    pub created: f64,
+    pub targets: BTreeMap<String, GatewayTarget>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GatewayTarget {
+    pub name: String,
+    pub description: Option<String>,
+    pub created: f64,
+    pub target_configuration: serde_json::Value,
+    /// `credentialProviderConfigurations` as sent.
+    pub credentials: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct Workload {
     pub return_urls: Vec<String>,
     pub created: f64,
@@ -161,6 +196,9 @@ impl Knobs {
 pub(crate) struct State {
     pub oauth2: BTreeMap<String, Oauth2Provider>,
     pub api_keys: BTreeMap<String, ApiKeyProvider>,
+    pub payments: BTreeMap<String, PaymentProvider>,
+    /// By gateway id.
+    pub gateways: BTreeMap<String, Gateway>,
     /// Names being created right now (moto calls run outside the lock).
     pub reserved: HashSet<(ProviderKind, String)>,
     pub workloads: BTreeMap<String, Workload>,
@@ -174,6 +212,7 @@ impl State {
         let exists = match kind {
             ProviderKind::Oauth2 => self.oauth2.contains_key(name),
             ProviderKind::ApiKey => self.api_keys.contains_key(name),
+            ProviderKind::Payment => self.payments.contains_key(name),
         };
         exists || self.reserved.contains(&(kind, name.to_string()))
     }
@@ -190,6 +229,8 @@ impl State {
                 .api_keys
                 .get(name)
                 .map(|p| (p.status, p.secret.clone())),
+            // No data-plane read of payment credentials.
+            ProviderKind::Payment => None,
         }
     }
 }
@@ -211,9 +252,14 @@ impl Ctx {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Payment provider ARNs carry the service name `acps` (the API model's pattern).
     pub(crate) fn provider_arn(&self, kind: ProviderKind, name: &str) -> String {
+        let service = match kind {
+            ProviderKind::Payment => "acps",
+            _ => "bedrock-agentcore",
+        };
         format!(
-            "arn:aws:bedrock-agentcore:{}:{}:token-vault/default/{}/{}",
+            "arn:aws:{service}:{}:{}:token-vault/default/{}/{}",
             self.region,
             self.account,
             kind.arn_resource(),

@@ -1,0 +1,447 @@
+//! Every kind of consumer of a secret, end to end on the local stack: payment credential
+//! providers (two references each) through every REF rule that can reach them, and the gateway
+//! targets that depend on a provider (blast radius, `agentcore-rotator impact`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::Arc;
+
+use agentcore_rotator::agentcore::AgentCoreSettings;
+use agentcore_rotator::aws::gateways::AgentCoreGateways;
+use agentcore_rotator::findings::{Resource, ResourceKind};
+use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::providers::{
+    api_key_provider_arn, create_external_oauth2, provider_arn, EXAMPLE_DISCOVERY,
+};
+use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
+
+use agentcore_rotator::audit::engine::Collected;
+use agentcore_rotator::audit::{AuditConfig, Trigger};
+use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::findings::Finding;
+use agentcore_rotator_testkit::findings_route::unique;
+use agentcore_rotator_testkit::moto::{sdk_config_for, Moto};
+use agentcore_rotator_testkit::providers::payment_provider_arn;
+use agentcore_rotator_testkit::stack::LocalStack;
+use serde_json::json;
+
+const API_KEY: &str = "cdp-api-key-secret-0123456789abcdef";
+const WALLET: &str = "cdp-wallet-secret-fedcba9876543210";
+
+/// A secret named uniquely with `value`, readable by AgentCore when `allow`.
+async fn secret(sm: &aws_sdk_secretsmanager::Client, value: &str, allow: bool) -> String {
+    let arn = sm
+        .create_secret()
+        .name(unique("payments"))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("CreateSecret")
+        .arn()
+        .unwrap()
+        .to_string();
+    if allow {
+        sm.put_resource_policy()
+            .secret_id(&arn)
+            .resource_policy(agentcore_rotator_testkit::providers::agentcore_read_policy())
+            .send()
+            .await
+            .expect("PutResourcePolicy");
+    }
+    arn
+}
+
+fn by_rule(findings: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.is_active()) {
+        for r in f.resources() {
+            out.entry(f.rule_id().to_string())
+                .or_default()
+                .insert(r.arn_or_id().to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_ref_rule_fires_for_payment_providers_and_a_healthy_one_stays_quiet() {
+    let stack = LocalStack::start();
+    let sm = stack.sm.clone();
+    let doc = json!({"apiKey": API_KEY, "walletSecret": WALLET}).to_string();
+
+    let good = secret(&sm, &doc, true).await;
+    stack
+        .coinbase_payment("pay-good", (&good, "apiKey"), Some((&good, "walletSecret")))
+        .await;
+
+    // REF-001: deleted after the provider was created.
+    let gone = secret(&sm, &doc, true).await;
+    stack
+        .coinbase_payment("pay-gone", (&gone, "apiKey"), None)
+        .await;
+    sm.delete_secret()
+        .secret_id(&gone)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    // REF-002: scheduled for deletion.
+    let doomed = secret(&sm, &doc, true).await;
+    stack
+        .coinbase_payment("pay-doomed", (&doomed, "apiKey"), None)
+        .await;
+    sm.delete_secret()
+        .secret_id(&doomed)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    // REF-003: the second reference names a key the secret lacks; the first is fine.
+    let partial = secret(&sm, &doc, true).await;
+    stack
+        .stripe_payment("pay-typo", (&partial, "apiKey"), (&partial, "privateKey"))
+        .await;
+    // REF-004: a secret in another Region.
+    let west =
+        aws_sdk_secretsmanager::Client::new(&sdk_config_for(&stack.moto.endpoint, "us-west-2"));
+    let far = secret(&west, &doc, true).await;
+    stack
+        .coinbase_payment("pay-far", (&far, "apiKey"), None)
+        .await;
+    // REF-005: no resource policy.
+    let closed = secret(&sm, &doc, false).await;
+    stack
+        .coinbase_payment("pay-closed", (&closed, "apiKey"), None)
+        .await;
+    // REF-006: a customer key whose policy does not let AgentCore decrypt.
+    let kms = aws_sdk_kms::Client::new(&Moto::shared().sdk_config());
+    let root_only = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "kms:*", "Resource": "*"
+    }]});
+    let key = kms
+        .create_key()
+        .policy(root_only.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let sealed = secret(&sm, &doc, true).await;
+    sm.update_secret()
+        .secret_id(&sealed)
+        .kms_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    stack
+        .coinbase_payment("pay-sealed", (&sealed, "apiKey"), None)
+        .await;
+    // REF-010: not a JSON object.
+    let plain = secret(&sm, "just-a-string-value", true).await;
+    stack
+        .coinbase_payment("pay-plain", (&plain, "apiKey"), None)
+        .await;
+
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    let auditor = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_meter(Arc::new(counter.clone()));
+    let outcome = auditor
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    let findings = out.take();
+    let rules = by_rule(&findings);
+    let fired = |rule: &str, provider: &str| {
+        rules
+            .get(rule)
+            .is_some_and(|r| r.contains(&payment_provider_arn(provider)))
+    };
+    for (rule, provider) in [
+        ("REF-001", "pay-gone"),
+        ("REF-002", "pay-doomed"),
+        ("REF-003", "pay-typo"),
+        ("REF-004", "pay-far"),
+        ("REF-005", "pay-closed"),
+        ("REF-006", "pay-sealed"),
+        ("REF-010", "pay-plain"),
+    ] {
+        assert!(fired(rule, provider), "{rule} for {provider}: {rules:?}");
+    }
+    // The healthy provider is in no finding; the broken ones only in their own rule.
+    for f in findings.iter().filter(|f| f.is_active()) {
+        let ids: Vec<&str> = f.resources().iter().map(|r| r.arn_or_id()).collect();
+        assert!(
+            !ids.contains(&payment_provider_arn("pay-good").as_str()),
+            "{}: {}",
+            f.rule_id(),
+            f.description()
+        );
+    }
+    let typo: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule_id() == "REF-003")
+        .collect();
+    assert_eq!(typo.len(), 1, "only the second reference is broken");
+    assert!(
+        typo[0]
+            .description()
+            .contains("payment provider pay-typo (authorizationPrivateKey)"),
+        "{}",
+        typo[0].description()
+    );
+    let text = serde_json::to_string(&findings).unwrap();
+    assert!(!text.contains(API_KEY) && !text.contains(WALLET));
+
+    // One List page and one Get per payment provider, however many references it holds.
+    let summary = outcome.summary();
+    assert_eq!(summary.payment_providers, 8);
+    assert_eq!(
+        summary.api_calls.get("ListPaymentCredentialProviders"),
+        Some(&1)
+    );
+    assert_eq!(
+        summary.api_calls.get("GetPaymentCredentialProvider"),
+        Some(&8)
+    );
+    assert!(
+        summary.api_calls_total as f64 <= 1.1 * summary.lower_bound as f64,
+        "{summary:?}"
+    );
+}
+
+// ------------------------------------------------------------------ gateway blast radius
+
+/// A secret without resource policy read by an OAuth2 and an API-key provider, each used by a
+/// target of gateway `billing`; a healthy API-key provider used by gateway `search`.
+async fn blast_radius_stack() -> (LocalStack, String) {
+    let stack = LocalStack::start();
+    let doc =
+        json!({"clientSecret": "gateway-client-secret-0123456789", "apiKey": API_KEY}).to_string();
+    let closed = secret(&stack.sm, &doc, false).await;
+    create_external_oauth2(
+        &stack.agentcore_control(),
+        "gw-oauth",
+        "client-1",
+        EXAMPLE_DISCOVERY,
+        &closed,
+        "clientSecret",
+    )
+    .await;
+    api_key(&stack, "gw-key", &closed).await;
+    let open = secret(&stack.sm, &doc, true).await;
+    api_key(&stack, "quiet-key", &open).await;
+    let billing = stack.gateway("billing").await;
+    stack
+        .gateway_target(&billing, "invoices", &provider_arn("gw-oauth"))
+        .await;
+    stack
+        .gateway_target(&billing, "refunds", &api_key_provider_arn("gw-key"))
+        .await;
+    stack
+        .gateway_target(&billing, "ledger", &api_key_provider_arn("gw-key"))
+        .await;
+    let search = stack.gateway("search").await;
+    stack
+        .gateway_target(&search, "web", &api_key_provider_arn("quiet-key"))
+        .await;
+    (stack, closed)
+}
+
+async fn api_key(stack: &LocalStack, name: &str, secret: &str) {
+    stack
+        .agentcore_control()
+        .create_api_key_credential_provider()
+        .name(name)
+        .api_key_secret_source(SecretSourceType::External)
+        .api_key_secret_config(
+            SecretReference::builder()
+                .secret_id(secret)
+                .json_key("apiKey")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create API-key provider");
+}
+
+fn gateways_of(stack: &LocalStack, counter: &CallCounter) -> Arc<AgentCoreGateways> {
+    Arc::new(AgentCoreGateways::new(
+        &stack.agentcore.sdk_config(),
+        &AgentCoreSettings::default(),
+        Some(counter),
+    ))
+}
+
+#[tokio::test]
+async fn a_provider_finding_names_the_gateway_targets_that_use_the_provider() {
+    let (stack, closed) = blast_radius_stack().await;
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    let outcome = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_gateways(gateways_of(&stack, &counter))
+        .with_meter(Arc::new(counter.clone()))
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    let findings = out.take();
+    let ref005: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule_id() == "REF-005")
+        .collect();
+    assert_eq!(ref005.len(), 2, "{findings:#?}");
+    let targets_of = |f: &Finding| -> Vec<String> {
+        f.resources()
+            .iter()
+            .filter(|r| r.kind() == ResourceKind::GatewayTarget)
+            .map(|r| r.arn_or_id().to_string())
+            .collect()
+    };
+    let oauth = ref005
+        .iter()
+        .find(|f| {
+            f.resources()
+                .iter()
+                .any(|r| r.arn_or_id() == provider_arn("gw-oauth"))
+        })
+        .unwrap();
+    let key = ref005
+        .iter()
+        .find(|f| {
+            f.resources()
+                .iter()
+                .any(|r| r.arn_or_id() == api_key_provider_arn("gw-key"))
+        })
+        .unwrap();
+    let billing_arn = |t: &str| t.contains(":gateway/billing-") && t.contains("/target/");
+    assert_eq!(targets_of(oauth).len(), 1);
+    assert!(targets_of(oauth).iter().all(|t| billing_arn(t)));
+    assert!(
+        oauth.description().contains("billing/invoices"),
+        "{}",
+        oauth.description()
+    );
+    assert_eq!(targets_of(key).len(), 2);
+    assert!(targets_of(key).iter().all(|t| billing_arn(t)));
+    assert!(
+        key.description().contains("billing/refunds")
+            && key.description().contains("billing/ledger")
+    );
+    assert!(!key.description().contains("search/web"));
+    // The finding id is the problem's, not the topology's.
+    let plain = agentcore_rotator::findings::finding_id(
+        "REF-005",
+        &agentcore_rotator::findings::Scope::new(ACCOUNT_ID, REGION).unwrap(),
+        &[
+            Resource::provider_api_key(api_key_provider_arn("gw-key")).unwrap(),
+            Resource::secret(&closed).unwrap(),
+        ],
+    );
+    assert_eq!(key.id(), plain);
+    // Gateways were read once, and the reads count toward the lower bound.
+    assert_eq!(stack.agentcore.calls("ListGateways"), 1);
+    assert_eq!(stack.agentcore.calls("ListGatewayTargets"), 2);
+    assert_eq!(stack.agentcore.calls("GetGatewayTarget"), 4);
+    let summary = outcome.summary();
+    assert_eq!(summary.tally.gateway_reads, 7);
+    assert!(
+        summary.api_calls_total as f64 <= 1.1 * summary.lower_bound as f64,
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_healthy_audit_never_reads_gateways() {
+    let stack = LocalStack::start();
+    let doc = json!({"apiKey": API_KEY}).to_string();
+    let open = secret(&stack.sm, &doc, true).await;
+    api_key(&stack, "fine-key", &open).await;
+    let gw = stack.gateway("healthy").await;
+    stack
+        .gateway_target(&gw, "tools", &api_key_provider_arn("fine-key"))
+        .await;
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    let outcome = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_gateways(gateways_of(&stack, &counter))
+        .with_meter(Arc::new(counter.clone()))
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    // Hygiene findings about the secret (no rotation configured) name no provider.
+    let findings = out.take();
+    assert!(
+        findings.iter().all(|f| f
+            .resources()
+            .iter()
+            .all(|r| r.kind() == ResourceKind::Secret)),
+        "{findings:#?}"
+    );
+    for op in ["ListGateways", "ListGatewayTargets", "GetGatewayTarget"] {
+        assert_eq!(stack.agentcore.calls(op), 0, "{op}");
+    }
+    let summary = outcome.summary();
+    assert_eq!(summary.api_calls_total, summary.lower_bound, "{summary:?}");
+}
+
+#[tokio::test]
+async fn impact_prints_the_tree_of_providers_and_gateway_targets() {
+    let (stack, closed) = blast_radius_stack().await;
+    stack
+        .coinbase_payment("pay-cdp", (&closed, "apiKey"), None)
+        .await;
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_agentcore-rotator"))
+            .args(["impact", "--secret", &closed, "--format", format])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(stack.aws_env())
+            .output()
+            .expect("run the CLI");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tree = run("table");
+    let lines: Vec<&str> = tree.lines().collect();
+    assert!(lines[0].starts_with("secret "), "{tree}");
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} missing:\n{tree}"))
+    };
+    // Each target sits under the provider it uses.
+    assert!(at("OAuth2 provider gw-oauth") < at("target invoices"));
+    assert!(at("target invoices") < at("API-key provider gw-key"));
+    assert!(at("API-key provider gw-key") < at("target ledger"));
+    assert!(at("payment provider pay-cdp (apiKeySecret") > at("target refunds"));
+    assert!(
+        !tree.contains("quiet-key") && !tree.contains("target web"),
+        "{tree}"
+    );
+    assert!(!tree.contains(API_KEY));
+
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let providers = json["providers"].as_array().unwrap();
+    assert_eq!(providers.len(), 3);
+    let key = providers.iter().find(|p| p["name"] == "gw-key").unwrap();
+    let names: BTreeSet<&str> = key["gatewayTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["targetName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["ledger", "refunds"]));
+}
