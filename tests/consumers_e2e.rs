@@ -1,21 +1,26 @@
 //! Every kind of consumer of a secret, end to end on the local stack: payment credential
 //! providers (two references each) through every REF rule that can reach them, and the gateway
-//! targets that depend on a provider (blast radius, `agentcore-rotator impact`).
+//! targets that depend on a provider (blast radius, `agentcore-rotator impact`), and the
+//! post-rotation canary over moto's CloudWatch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use agentcore_rotator::agentcore::AgentCoreSettings;
 use agentcore_rotator::aws::gateways::AgentCoreGateways;
+use agentcore_rotator::aws::metrics::CloudWatchMetrics;
 use agentcore_rotator::findings::{Resource, ResourceKind};
 use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::providers::{
     api_key_provider_arn, create_external_oauth2, provider_arn, EXAMPLE_DISCOVERY,
 };
 use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
 use agentcore_rotator::audit::engine::Collected;
+use agentcore_rotator::audit::report::CallMeter;
 use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::findings::Finding;
@@ -351,6 +356,10 @@ async fn a_provider_finding_names_the_gateway_targets_that_use_the_provider() {
     assert_eq!(stack.agentcore.calls("GetGatewayTarget"), 4);
     let summary = outcome.summary();
     assert_eq!(summary.tally.gateway_reads, 7);
+    // The counter names REST operations whose paths hold ids by the SDK's operation name.
+    assert_eq!(summary.api_calls.get("ListGateways"), Some(&1));
+    assert_eq!(summary.api_calls.get("ListGatewayTargets"), Some(&2));
+    assert_eq!(summary.api_calls.get("GetGatewayTarget"), Some(&4));
     assert!(
         summary.api_calls_total as f64 <= 1.1 * summary.lower_bound as f64,
         "{summary:?}"
@@ -444,4 +453,162 @@ async fn impact_prints_the_tree_of_providers_and_gateway_targets() {
         .map(|t| t["targetName"].as_str().unwrap())
         .collect();
     assert_eq!(names, BTreeSet::from(["ledger", "refunds"]));
+}
+
+// ------------------------------------------------------------------ post-rotation canary
+
+/// Seeds `WorkloadAccessTokenFetchFailures` for `provider` in moto's CloudWatch: `before`
+/// failures two minutes before `switch`, `after` two minutes after it.
+async fn seed_failures(
+    stack: &LocalStack,
+    provider: &str,
+    switch: SystemTime,
+    before: f64,
+    after: f64,
+) {
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.moto.sdk_config());
+    for (at, value) in [
+        (switch - Duration::from_secs(120), before),
+        (switch + Duration::from_secs(120), after),
+    ] {
+        cw.put_metric_data()
+            .namespace("AWS/Bedrock-AgentCore")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("WorkloadAccessTokenFetchFailures")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("ProviderName")
+                            .value(provider)
+                            .build(),
+                    )
+                    .timestamp(aws_smithy_types::DateTime::from(at))
+                    .value(value)
+                    .unit(StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+}
+
+/// The `RotationSucceeded` event Secrets Manager sends through CloudTrail, for `secret`, at
+/// `at`.
+fn rotation_succeeded(secret: &str, at: SystemTime) -> Trigger {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../events/audit-rotation-succeeded.json")).unwrap();
+    let time = agentcore_rotator::findings::Timestamp::from(at).to_rfc3339();
+    event["time"] = json!(time);
+    event["detail"]["eventTime"] = json!(time);
+    event["detail"]["additionalEventData"]["SecretId"] = json!(secret);
+    Trigger::parse(&event).unwrap()
+}
+
+#[tokio::test]
+async fn the_canary_fires_on_a_rise_in_fetch_failures_after_a_rotation_and_stays_quiet_otherwise() {
+    let stack = LocalStack::start();
+    let doc =
+        json!({"clientSecret": "canary-client-secret-0123456789", "apiKey": API_KEY}).to_string();
+    let rotated = secret(&stack.sm, &doc, true).await;
+    let failing = unique("failing-key");
+    let steady = unique("steady-key");
+    api_key(&stack, &failing, &rotated).await;
+    api_key(&stack, &steady, &rotated).await;
+    // Ten minutes ago: both five-minute windows and the metric lag are over.
+    let switch = SystemTime::now() - Duration::from_secs(600);
+    seed_failures(&stack, &failing, switch, 1.0, 7.0).await;
+    seed_failures(&stack, &steady, switch, 2.0, 2.0).await;
+
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    let outcome = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_canary(Arc::new(CloudWatchMetrics::new(
+            &stack.moto.sdk_config(),
+            Some(&counter),
+        )))
+        .with_meter(Arc::new(counter.clone()))
+        .run(&rotation_succeeded(&rotated, switch), None)
+        .await
+        .unwrap();
+    let findings = out.take();
+    let rose: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.rule_id() == "ROT-004")
+        .collect();
+    assert_eq!(rose.len(), 1, "{findings:#?}");
+    let f = rose[0];
+    assert!(f
+        .resources()
+        .iter()
+        .any(|r| r.arn_or_id() == api_key_provider_arn(&failing)));
+    assert!(f.resources().iter().any(|r| r.arn_or_id() == rotated));
+    let d = f.description();
+    assert!(
+        d.contains(&failing) && d.contains(" 7 ") && d.contains("against 1 "),
+        "{d}"
+    );
+    assert!(d.contains(&rotated), "{d}");
+    assert!(!d.contains(API_KEY));
+    // One GetMetricData call for both providers, counted in the lower bound.
+    let summary = outcome.summary();
+    assert_eq!(
+        summary.api_calls.get("GetMetricData"),
+        Some(&1),
+        "{:?}",
+        summary.api_calls
+    );
+    assert_eq!(summary.tally.metric_reads, 1);
+
+    // Off: no metric read, no finding.
+    let out = Arc::new(Collected::default());
+    let counter = CallCounter::new();
+    let config = AuditConfig {
+        canary: false,
+        ..AuditConfig::default()
+    };
+    stack
+        .auditor(out.clone(), config, Some(&counter))
+        .with_canary(Arc::new(CloudWatchMetrics::new(
+            &stack.moto.sdk_config(),
+            Some(&counter),
+        )))
+        .with_meter(Arc::new(counter.clone()))
+        .run(&rotation_succeeded(&rotated, switch), None)
+        .await
+        .unwrap();
+    assert!(out.take().iter().all(|f| f.rule_id() != "ROT-004"));
+    assert_eq!(counter.counts().get("GetMetricData"), None);
+}
+
+#[tokio::test]
+async fn a_scheduled_audit_never_runs_the_canary() {
+    let stack = LocalStack::start();
+    let doc = json!({"apiKey": API_KEY}).to_string();
+    let rotated = secret(&stack.sm, &doc, true).await;
+    let failing = unique("failing-key");
+    api_key(&stack, &failing, &rotated).await;
+    seed_failures(
+        &stack,
+        &failing,
+        SystemTime::now() - Duration::from_secs(600),
+        0.0,
+        9.0,
+    )
+    .await;
+    let counter = CallCounter::new();
+    let out = Arc::new(Collected::default());
+    stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_canary(Arc::new(CloudWatchMetrics::new(
+            &stack.moto.sdk_config(),
+            Some(&counter),
+        )))
+        .with_meter(Arc::new(counter.clone()))
+        .run(&Trigger::parse(&json!({})).unwrap(), None)
+        .await
+        .unwrap();
+    assert!(out.take().iter().all(|f| f.rule_id() != "ROT-004"));
+    assert_eq!(counter.counts().get("GetMetricData"), None);
 }

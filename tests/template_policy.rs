@@ -33,6 +33,8 @@ const STAR_RESOURCE_ALLOWED_ACTIONS: &[&str] = &[
     // account names no gateway yet (ListGatewayTargets and GetGatewayTarget are scoped to
     // gateway/*).
     "bedrock-agentcore:ListGateways",
+    // CloudWatch: GetMetricData has no resource type (the canary reads the AgentCore metric).
+    "cloudwatch:GetMetricData",
 ];
 
 /// Actions no statement of the template may allow, on any resource, with any condition.

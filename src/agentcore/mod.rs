@@ -6,6 +6,7 @@
 //! live in `crate::aws::agentcore`.
 
 pub mod accounts;
+pub mod canary;
 pub mod check;
 pub mod discovery;
 pub mod gateways;

@@ -86,6 +86,8 @@ pub struct Tally {
     pub history_pages: u64,
     /// Gateway List/Get calls for the blast radius (only when a provider has a finding).
     pub gateway_reads: u64,
+    /// GetMetricData calls of the post-rotation canary.
+    pub metric_reads: u64,
 }
 
 impl Tally {
@@ -101,6 +103,7 @@ impl Tally {
         self.probes += o.probes;
         self.history_pages += o.history_pages;
         self.gateway_reads += o.gateway_reads;
+        self.metric_reads += o.metric_reads;
     }
 }
 

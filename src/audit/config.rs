@@ -42,6 +42,14 @@ pub struct AuditConfig {
     pub cognito_domain_url: String,
     /// The IdP admin APIs the upstream rules list secrets with, as for the rotation.
     pub idp_admin: IdpAdmin,
+    /// `ROTATOR_AUDIT_CANARY` (default on): on a `RotationSucceeded` event, compare the
+    /// providers' token-fetch failures after the switch with before it (ROT-004).
+    pub canary: bool,
+    /// `ROTATOR_CANARY_WINDOW_MINUTES` (1–10, default 5): the length of each window.
+    pub canary_window_minutes: u64,
+    /// `ROTATOR_CANARY_LAG_SECONDS` (0–600, default 120): how long after the window ends the
+    /// metric is read, for CloudWatch to have it.
+    pub canary_lag: Duration,
 }
 
 impl Default for AuditConfig {
@@ -61,6 +69,9 @@ impl Default for AuditConfig {
             origins: OriginPolicy::default(),
             cognito_domain_url: DEFAULT_COGNITO_DOMAIN_URL.to_string(),
             idp_admin: IdpAdmin::default(),
+            canary: true,
+            canary_window_minutes: 5,
+            canary_lag: Duration::from_secs(120),
         }
     }
 }
@@ -101,6 +112,13 @@ impl AuditConfig {
             c.pending_stale_after = d;
         }
         c.token_probe = env.flag("ROTATOR_AUDIT_TOKEN_PROBE", false)?;
+        c.canary = env.flag("ROTATOR_AUDIT_CANARY", true)?;
+        if let Some(n) = env.number("ROTATOR_CANARY_WINDOW_MINUTES", 1, 10)? {
+            c.canary_window_minutes = n;
+        }
+        if let Some(d) = env.duration("ROTATOR_CANARY_LAG_SECONDS", second, 0, 600)? {
+            c.canary_lag = d;
+        }
         c.origins = origin_policy_from_lookup(&lookup)?;
         c.cognito_domain_url = cognito_domain_url_from_lookup(&lookup, &c.origins)?;
         c.idp_admin = IdpAdmin::from_lookup(&env, &c.origins)?;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 
+use crate::agentcore::canary::{self, FailureMetrics, Windows};
 use crate::agentcore::{
     AgentCoreError, BlastRadius, GatewayDirectory, ProviderDirectory, ProviderKind, ProviderRef,
     SecretIdentity, SecretSource,
@@ -110,6 +111,7 @@ pub struct Auditor {
     inventory: Arc<dyn SecretInventory>,
     upstreams: Option<Arc<dyn UpstreamDirectory>>,
     gateways: Option<Arc<dyn GatewayDirectory>>,
+    canary: Option<Arc<dyn FailureMetrics>>,
     history: Arc<dyn FindingHistory>,
     publish: Arc<dyn Publish>,
     continuer: Option<Arc<dyn Continuer>>,
@@ -135,6 +137,7 @@ impl Auditor {
             inventory,
             upstreams: None,
             gateways: None,
+            canary: None,
             history: Arc::new(NoHistory),
             publish,
             continuer: None,
@@ -156,6 +159,13 @@ impl Auditor {
     /// when some finding names a provider).
     pub fn with_gateways(mut self, gateways: Arc<dyn GatewayDirectory>) -> Self {
         self.gateways = Some(gateways);
+        self
+    }
+
+    /// Runs the post-rotation canary (ROT-004) on `RotationSucceeded` events when
+    /// `ROTATOR_AUDIT_CANARY` is on.
+    pub fn with_canary(mut self, metrics: Arc<dyn FailureMetrics>) -> Self {
+        self.canary = Some(metrics);
         self
     }
 
@@ -320,6 +330,14 @@ impl Auditor {
             return Ok(AuditOutcome::Complete(summary));
         };
         let (mut units, loose) = group(providers, &trigger.scope, &selector);
+        // The waves consume `units`; the canary needs the rotated secrets' providers after them.
+        let canary_units: Vec<(String, Vec<ProviderRef>)> =
+            match (self.config.canary, &self.canary, trigger.rotated_at) {
+                (true, Some(_), Some(_)) => {
+                    units.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                }
+                _ => Vec::new(),
+            };
         // Only what referenced secrets need is kept past this point.
         collector.retain_listed(|arn| units.contains_key(arn));
         let previous = Box::pin(self.history.active(&scope)).await;
@@ -422,6 +440,20 @@ impl Auditor {
             self.emit(&mut summary, &radius, evaluation).await;
         }
 
+        if stopped_after.is_none() {
+            if let (Some(metrics), Some(at)) = (&self.canary, trigger.rotated_at) {
+                let windows = Windows::new(at, self.config.canary_window_minutes);
+                Box::pin(self.canary(
+                    &mut summary,
+                    &radius,
+                    metrics.as_ref(),
+                    &canary_units,
+                    &windows,
+                    deadline,
+                ))
+                .await;
+            }
+        }
         summary.read_ahead_unused = collector.ahead_count() as u64;
         summary.tally.gateway_reads = radius.reads();
         if let Some(meter) = &self.meter {
@@ -454,6 +486,58 @@ impl Auditor {
             continuation: next,
             scheduled,
         })
+    }
+
+    /// Waits for the window after the switch to be complete and published (never past the
+    /// deadline's margin), then compares each rotated secret's providers' failures.
+    async fn canary(
+        &self,
+        summary: &mut AuditSummary,
+        radius: &BlastRadius<'_>,
+        metrics: &dyn FailureMetrics,
+        units: &[(String, Vec<ProviderRef>)],
+        windows: &Windows,
+        deadline: Option<Instant>,
+    ) {
+        if units.is_empty() {
+            return;
+        }
+        let mut wait = windows.wait(Timestamp::now(), self.config.canary_lag);
+        if let Some(d) = deadline {
+            let left = d
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(self.config.time_margin);
+            if wait > left {
+                tracing::warn!(target: "audit", window_minutes = self.config.canary_window_minutes, "the canary window ends after this invocation's deadline; comparing what is published so far");
+                wait = left;
+            }
+        }
+        if !wait.is_zero() {
+            tracing::info!(target: "audit", wait_seconds = wait.as_secs(), "waiting for the canary window after the rotation");
+            tokio::time::sleep(wait).await;
+        }
+        for (reference, providers) in units {
+            let secret_arn = providers
+                .iter()
+                .filter_map(|p| p.secret_arn.clone())
+                .find(|a| crate::secrets::identity::is_full_arn(a))
+                .unwrap_or_else(|| reference.clone());
+            let refs: Vec<&ProviderRef> = providers.iter().collect();
+            let names = canary::watched(&refs).len();
+            match canary::check(metrics, &refs, &secret_arn, None, windows).await {
+                Ok(findings) => {
+                    summary.tally.metric_reads += names.div_ceil(500) as u64;
+                    let evaluation = Evaluation {
+                        findings,
+                        ..Evaluation::default()
+                    };
+                    self.emit(summary, radius, evaluation).await;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "audit", error = %e, secret = %secret_arn, "post-rotation canary not run")
+                }
+            }
+        }
     }
 
     fn out_of_time(&self, deadline: Option<Instant>, last_wave: Duration) -> bool {

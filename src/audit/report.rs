@@ -54,7 +54,8 @@ impl AuditSummary {
     /// GetFunctionConcurrency per distinct rotation function, values 20 per call,
     /// one key policy per customer key, one upstream list per rotator secret, and the older
     /// versions lineage needs, the GetFindings pages of the findings lifecycle, and the gateway
-    /// reads of the blast radius when a provider has a finding. Token probes
+    /// reads of the blast radius when a provider has a finding, and the canary's GetMetricData
+    /// calls. Token probes
     /// are plain HTTPS, not SDK calls; delivering findings is output, not reading: neither is
     /// counted here.
     pub fn compute_lower_bound(&mut self) {
@@ -73,7 +74,8 @@ impl AuditSummary {
             + t.keys
             + t.stage_reads
             + t.history_pages
-            + t.gateway_reads;
+            + t.gateway_reads
+            + t.metric_reads;
     }
 
     pub fn record_calls(&mut self, counts: BTreeMap<String, u64>) {

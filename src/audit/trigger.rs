@@ -15,6 +15,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::findings::Timestamp;
+
 /// Source and detail type of our own scheduler input and continuation events.
 pub const SCHEDULER_SOURCE: &str = "io.agentcore-rotator.scheduler";
 pub const SCHEDULED_AUDIT_DETAIL_TYPE: &str = "Scheduled Drift Audit";
@@ -85,6 +87,9 @@ pub struct Trigger {
     /// What happened, for the log line (event name and secret id; never a value).
     pub reason: String,
     pub continuation: Option<Continuation>,
+    /// When a `RotationSucceeded` event says the rotation finished (its CloudTrail `eventTime`,
+    /// else the event's `time`): where the post-rotation canary puts the switch.
+    pub rotated_at: Option<Timestamp>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -128,6 +133,7 @@ impl Trigger {
             kind,
             reason: reason.into(),
             continuation: None,
+            rotated_at: None,
         }
     }
 
@@ -183,11 +189,17 @@ impl Trigger {
                     .or_else(|| text(detail, &["serviceEventDetails", "SecretId"]))
                     .or_else(|| first_resource(payload))
                     .ok_or(TriggerError::NoSecret("AWS Service Event via CloudTrail"))?;
-                Ok(Trigger::new(
+                let mut trigger = Trigger::new(
                     AuditScope::secrets([secret]),
                     "rotation-outcome",
                     format!("{name} for {secret}"),
-                ))
+                );
+                if name == "RotationSucceeded" {
+                    trigger.rotated_at = text(detail, &["eventTime"])
+                        .or_else(|| text(payload, &["time"]))
+                        .and_then(Timestamp::parse_rfc3339);
+                }
+                Ok(trigger)
             }
             (Some("aws.secretsmanager"), Some("AWS API Call via CloudTrail")) => {
                 let name = text(detail, &["eventName"]).unwrap_or_default();
@@ -248,6 +260,7 @@ fn continuation(value: &Value) -> Result<Trigger, TriggerError> {
             clip(&c.audit_id)
         ),
         continuation: Some(c),
+        rotated_at: None,
     })
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_secretsmanager::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use crate::audit::report::CallMeter;
 
@@ -45,12 +46,18 @@ impl Intercept for CallCounter {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.add(operation_name(
-            context.request().headers().get("x-amz-target"),
-            context.request().uri(),
-        ));
+        // The SDK names the operation itself, whatever the protocol (query, REST paths that
+        // hold ids); the request's shape is only the fallback.
+        let name = match cfg.load::<Metadata>() {
+            Some(m) => m.name().to_string(),
+            None => operation_name(
+                context.request().headers().get("x-amz-target"),
+                context.request().uri(),
+            ),
+        };
+        self.add(name);
         Ok(())
     }
 }

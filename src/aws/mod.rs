@@ -8,6 +8,7 @@ pub mod continuer;
 pub mod errors;
 pub mod gateways;
 pub mod kms_signer;
+pub mod metrics;
 pub mod secret_meta;
 pub mod secrets_manager;
 pub mod secrets_reader;

@@ -11,6 +11,7 @@ use super::agentcore::{AgentCoreDataPlane, AgentCoreDirectory};
 use super::call_counter::CallCounter;
 use super::continuer::EventBridgeContinuer;
 use super::gateways::AgentCoreGateways;
+use super::metrics::CloudWatchMetrics;
 use super::secrets_manager::SecretsManagerStore;
 use super::secrets_reader::SecretsReader;
 use super::security_hub_history::SecurityHubHistory;
@@ -138,6 +139,7 @@ pub fn auditor(
         &settings,
         Some(counter),
     )))
+    .with_canary(Arc::new(CloudWatchMetrics::new(sdk, Some(counter))))
     .with_meter(Arc::new(counter.clone()))
     .with_account(lookup("ROTATOR_ACCOUNT_ID").filter(|a| !a.trim().is_empty()));
     if findings.security_hub {

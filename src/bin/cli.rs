@@ -348,6 +348,7 @@ async fn audit(sdk: &aws_config::SdkConfig, args: Args) -> ExitCode {
         kind: "cli",
         reason: "operator CLI".into(),
         continuation: None,
+        rotated_at: None,
     };
     let summary = match engine.run(&trigger, None).await {
         Ok(AuditOutcome::Complete(s)) | Ok(AuditOutcome::Continued { summary: s, .. }) => s,

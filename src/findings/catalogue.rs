@@ -111,6 +111,14 @@ pub const ROT_STAGED_DUE: Rule = Rule {
     remediation: "Create a new client secret in the vendor's console, then stage it: agentcore-rotator stage --secret <arn> (it reads the value from standard input and starts the rotation).",
 };
 
+/// A provider's token or key fetches failed more after a rotation than before it.
+pub const ROT_FETCH_FAILURES_ROSE: Rule = Rule {
+    id: "ROT-004",
+    severity: Severity::High,
+    title: "Credential provider fetch failures rose after a rotation",
+    remediation: "Check what the provider resolves since the rotation (agentcore-rotator audit --provider <name>) and the agents' errors; if the new secret is at fault, fix it or rotate again while the previous secret is still live.",
+};
+
 // ------------------------------------------------------------------ secrets (SEC)
 
 pub const SEC_ROTATION_DISABLED: Rule = Rule {
@@ -218,6 +226,7 @@ pub const ROTATION: &[&Rule] = &[
     &ROT_ROLLED_BACK,
     &ROT_BROKEN_NOT_ROLLED_BACK,
     &ROT_STAGED_DUE,
+    &ROT_FETCH_FAILURES_ROSE,
 ];
 
 /// The audit's own families: secrets, upstream, coverage.
