@@ -1310,3 +1310,44 @@ async fn an_unreachable_consumer_account_fails_the_pre_flight_naming_it_unless_s
     assert!(logs.text().contains("consumer account not read"));
     assert!(logs.text().contains(UNREACHABLE));
 }
+
+#[tokio::test]
+async fn a_policy_pinned_to_the_owner_account_is_reported_for_a_consumer_provider() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    let pinned = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    }]});
+    env.stack
+        .sm
+        .put_resource_policy()
+        .secret_id(&f.secret_arn)
+        .resource_policy(pinned.to_string())
+        .send()
+        .await
+        .unwrap();
+    env.api_key_external("local-key", &f.secret_arn, "apiKey")
+        .await;
+    env.consumer_api_key(CONSUMER, "b-key", &f.secret_arn, "apiKey")
+        .await;
+    let run = env
+        .conductor_with(&consumer_settings(&[CONSUMER], Unreachable::Fail))
+        .rotate(&f.secret_arn)
+        .await;
+    // The same for every version: reported, not rolled back; the local provider is fine.
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.findings.rule_ids(), ["REF-005"]);
+    let finding = &env.findings.all()[0];
+    assert!(finding.description().contains("b-key"));
+    assert!(
+        finding
+            .description()
+            .contains(&format!("not for the provider's account {CONSUMER}")),
+        "{}",
+        finding.description()
+    );
+}

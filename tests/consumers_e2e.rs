@@ -9,9 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agentcore_rotator::agentcore::AgentCoreSettings;
+use agentcore_rotator::audit::Auditor;
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::gateways::AgentCoreGateways;
 use agentcore_rotator::aws::metrics::CloudWatchMetrics;
+use agentcore_rotator::aws::secrets_reader::SecretsReader;
 use agentcore_rotator::findings::{Resource, ResourceKind};
+use agentcore_rotator_testkit::cross_account::CrossAccount;
 use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::providers::{
     api_key_provider_arn, create_external_oauth2, provider_arn, EXAMPLE_DISCOVERY,
@@ -611,4 +615,178 @@ async fn a_scheduled_audit_never_runs_the_canary() {
         .unwrap();
     assert!(out.take().iter().all(|f| f.rule_id() != "ROT-004"));
     assert_eq!(counter.counts().get("GetMetricData"), None);
+}
+
+// ------------------------------------------------------------------ audit in a consumer account
+
+const CONSUMER: &str = "222233334444";
+
+/// A customer managed key in the stack's account that the consumer's role and the AgentCore
+/// service may decrypt with.
+async fn shared_key(stack: &LocalStack) -> String {
+    let kms = aws_sdk_kms::Client::new(&stack.moto.sdk_config());
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{CONSUMER}:role/testkit-admin")}, "Action": "kms:Decrypt", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"}, "Action": "kms:Decrypt", "Resource": "*"}
+    ]});
+    kms.create_key()
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+/// A secret of the stack's account whose policy grants the consumer's role the audit's reads
+/// (when `grant_role`) and the AgentCore service `GetSecretValue` for `source_accounts`.
+async fn shared_secret(
+    stack: &LocalStack,
+    key: Option<&str>,
+    grant_role: bool,
+    source_accounts: &[&str],
+) -> String {
+    let mut create = stack
+        .sm
+        .create_secret()
+        .name(unique("shared"))
+        .secret_string(json!({"apiKey": API_KEY}).to_string());
+    if let Some(key) = key {
+        create = create.kms_key_id(key);
+    }
+    let arn = create.send().await.unwrap().arn().unwrap().to_string();
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": source_accounts}}
+    })];
+    if grant_role {
+        statements.push(json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{CONSUMER}:role/testkit-admin")},
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue"],
+            "Resource": "*"
+        }));
+    }
+    stack
+        .sm
+        .put_resource_policy()
+        .secret_id(&arn)
+        .resource_policy(json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+        .send()
+        .await
+        .unwrap();
+    arn
+}
+
+#[tokio::test]
+async fn the_audit_in_a_consumer_account_reports_each_missing_cross_account_grant() {
+    let stack = LocalStack::start();
+    let front = CrossAccount::start(&stack.moto.endpoint, REGION);
+    let key = shared_key(&stack).await;
+    let both = [ACCOUNT_ID, CONSUMER];
+    let ok = shared_secret(&stack, Some(&key), true, &both).await;
+    let pinned = shared_secret(&stack, Some(&key), true, &[ACCOUNT_ID]).await;
+    let closed = shared_secret(&stack, Some(&key), false, &both).await;
+    let aws_key = shared_secret(&stack, None, true, &both).await;
+
+    // The consumer's providers, created with its own credentials.
+    let consumer_sdk = stack.account_sdk(CONSUMER).await;
+    let control = aws_sdk_bedrockagentcorecontrol::Client::new(&consumer_sdk);
+    for (name, secret) in [
+        ("p-ok", &ok),
+        ("p-pinned", &pinned),
+        ("p-closed", &closed),
+        ("p-awskey", &aws_key),
+    ] {
+        control
+            .create_api_key_credential_provider()
+            .name(name)
+            .api_key_secret_source(SecretSourceType::External)
+            .api_key_secret_config(
+                SecretReference::builder()
+                    .secret_id(secret)
+                    .json_key("apiKey")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("create the consumer's provider");
+    }
+
+    // The audit as the consumer: AgentCore and Secrets Manager with the consumer's credentials.
+    let secrets_sdk = consumer_sdk
+        .to_builder()
+        .endpoint_url(front.endpoint())
+        .build();
+    let out = Arc::new(Collected::default());
+    Auditor::new(
+        Arc::new(AgentCoreDirectory::new(
+            &consumer_sdk,
+            &AgentCoreSettings::default(),
+        )),
+        Arc::new(SecretsReader::new(&secrets_sdk, None)),
+        out.clone(),
+        REGION,
+        AuditConfig::default(),
+    )
+    .run(&Trigger::parse(&json!({})).unwrap(), None)
+    .await
+    .unwrap();
+    let findings = out.take();
+    let consumer_arn = |name: &str| {
+        format!("arn:aws:bedrock-agentcore:{REGION}:{CONSUMER}:token-vault/default/apikeycredentialprovider/{name}")
+    };
+    let about = |rule: &str, resource: &str| -> Vec<&Finding> {
+        findings
+            .iter()
+            .filter(|f| {
+                f.rule_id() == rule && f.resources().iter().any(|r| r.arn_or_id() == resource)
+            })
+            .collect()
+    };
+    // Readable and granted to the consumer's AgentCore: quiet.
+    assert!(
+        findings.iter().all(|f| !f
+            .resources()
+            .iter()
+            .any(|r| r.arn_or_id() == consumer_arn("p-ok"))),
+        "{findings:#?}"
+    );
+    assert!(
+        about("AUD-002", &ok).is_empty(),
+        "{:#?}",
+        about("AUD-002", &ok)
+    );
+    // The service principal is pinned to the owner's account only.
+    let pinned_findings = about("REF-005", &consumer_arn("p-pinned"));
+    assert_eq!(pinned_findings.len(), 1, "{findings:#?}");
+    let d = pinned_findings[0].description();
+    assert!(
+        d.contains(&format!("not for the provider's account {CONSUMER}")) && d.contains(ACCOUNT_ID),
+        "{d}"
+    );
+    // The audit role is not granted: which policy to fix.
+    let closed_findings = about("AUD-002", &closed);
+    assert_eq!(closed_findings.len(), 1, "{findings:#?}");
+    let d = closed_findings[0].description();
+    assert!(
+        d.contains(&format!("is in account {ACCOUNT_ID}")) && d.contains(CONSUMER),
+        "{d}"
+    );
+    assert!(d.contains("AccessDenied"), "{d}");
+    // Under the AWS managed key the value cannot be read from another account at all.
+    let aws_key_findings = about("AUD-002", &aws_key);
+    assert_eq!(aws_key_findings.len(), 1, "{findings:#?}");
+    assert!(aws_key_findings[0]
+        .description()
+        .contains("AWSCURRENT value"));
+    assert!(!serde_json::to_string(&findings).unwrap().contains(API_KEY));
 }

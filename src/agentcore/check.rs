@@ -44,6 +44,8 @@ pub enum Problem {
     },
     ResourcePolicyDenies {
         verdict: PolicyVerdict,
+        /// The provider's account, when the policy allows only other source accounts.
+        account: Option<String>,
     },
     KmsPolicyDenies {
         key: String,
@@ -126,7 +128,16 @@ impl fmt::Display for Problem {
                 Some(t) => write!(f, "the secret is scheduled for deletion on {}", t.to_rfc3339()),
                 None => f.write_str("the secret is scheduled for deletion"),
             },
-            Problem::ResourcePolicyDenies { verdict } => write!(
+            Problem::ResourcePolicyDenies {
+                verdict: PolicyVerdict::AllowsOnly(accounts),
+                account,
+            } => write!(
+                f,
+                "the secret's resource policy allows {principal} secretsmanager:GetSecretValue only for aws:SourceAccount {}, not for the provider's account {}: add that account to the condition in the policy of the secret's own account",
+                accounts.iter().collect::<Vec<_>>().join(", "),
+                account.as_deref().unwrap_or("(unknown)")
+            ),
+            Problem::ResourcePolicyDenies { verdict, .. } => write!(
                 f,
                 "the secret's resource policy does not allow {principal} secretsmanager:GetSecretValue ({})",
                 match verdict {
@@ -233,6 +244,8 @@ pub fn evaluate(p: &ProviderRef, facts: Option<ReferenceFacts<'_>>, home_region:
         return v;
     };
     let provider_region = super::references::arn_region(&p.arn).unwrap_or(home_region);
+    // The service reads on behalf of the provider's account (a consumer account may hold it).
+    let provider_account = p.arn.split(':').nth(4).filter(|a| !a.is_empty());
     let secret_region = match facts.lookup {
         Lookup::CrossRegion { region } => Some(region.as_str()),
         _ => super::references::arn_region(facts.reference),
@@ -268,10 +281,11 @@ pub fn evaluate(p: &ProviderRef, facts: Option<ReferenceFacts<'_>>, home_region:
         return v;
     }
     match facts.policy {
-        Some(Observed::Ok(PolicyVerdict::Allows)) => {}
-        Some(Observed::Ok(verdict)) => v
-            .problems
-            .push(Problem::ResourcePolicyDenies { verdict: *verdict }),
+        Some(Observed::Ok(verdict)) if verdict.allows_account(provider_account) => {}
+        Some(Observed::Ok(verdict)) => v.problems.push(Problem::ResourcePolicyDenies {
+            verdict: *verdict,
+            account: provider_account.map(str::to_string),
+        }),
         Some(Observed::Unreadable(_)) | None => {
             v.undecided.push(&catalogue::REF_RESOURCE_POLICY_DENIES)
         }
@@ -438,7 +452,8 @@ mod tests {
         .depends_on_version());
         assert!(Problem::NotJson { binary: true }.depends_on_version());
         assert!(!Problem::ResourcePolicyDenies {
-            verdict: PolicyVerdict::Missing
+            verdict: PolicyVerdict::Missing,
+            account: None,
         }
         .depends_on_version());
         assert!(!Problem::ScheduledForDeletion { on: None }.depends_on_version());

@@ -199,6 +199,15 @@ pub const UPS_CUTOVER: Rule = Rule {
 
 // ------------------------------------------------------------------ audit coverage (AUD)
 
+/// A secret in another account whose reads the audit's role is not granted: the grant belongs
+/// in the secret's own account, not in this one's IAM.
+pub const AUD_CROSS_ACCOUNT_UNREADABLE: Rule = Rule {
+    id: "AUD-002",
+    severity: Severity::Medium,
+    title: "A provider references a secret in another account that the audit role may not read",
+    remediation: "In the secret's account, add a statement to the secret's resource policy allowing this account's audit role secretsmanager:DescribeSecret, GetResourcePolicy and GetSecretValue (and kms:Decrypt in the key policy of its customer managed key; a secret under the AWS managed key cannot be read from another account, by the audit or by AgentCore).",
+};
+
 pub const AUD_UNREADABLE: Rule = Rule {
     id: "AUD-001",
     severity: Severity::Medium,
@@ -244,6 +253,7 @@ pub const AUDIT_FAMILIES: &[&Rule] = &[
     &UPS_CUTOVER,
     &UPS_STAGED_NOT_REVOKED,
     &AUD_UNREADABLE,
+    &AUD_CROSS_ACCOUNT_UNREADABLE,
 ];
 
 /// Every rule, in catalogue order.

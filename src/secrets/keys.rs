@@ -38,6 +38,11 @@ async fn read_policy(inventory: &dyn SecretInventory, key_id: &str) -> Result<Ke
         },
         KeyPolicyRead::Customer { key_arn, policy } => {
             let verdict = policy::evaluate(policy.as_deref(), "kms:Decrypt", None);
+            // Key policies are not narrowed by account here: only whether the service may decrypt.
+            let verdict = match verdict {
+                PolicyVerdict::AllowsOnly(_) => PolicyVerdict::Allows,
+                v => v,
+            };
             if verdict != PolicyVerdict::Allows
                 && !key_id.contains("alias/")
                 && inventory.key_is_aws_managed(&key_arn).await? == Some(true)

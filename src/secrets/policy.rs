@@ -15,32 +15,119 @@ pub const SERVICE_PRINCIPAL: &str = "bedrock-agentcore.amazonaws.com";
 /// principal and no unconditional Deny refuses it. A missing or unparsable policy grants
 /// nothing.
 pub fn service_may(policy: Option<&str>, action: &str, resource: Option<&str>) -> bool {
-    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
-        return false;
-    };
+    grant(policy, action, resource).is_some()
+}
+
+/// Who an Allow reaches: `None` when it is not granted; `Some(None)` for every source account;
+/// `Some(Some(accounts))` when every allowing statement pins `aws:SourceAccount`.
+fn grant(policy: Option<&str>, action: &str, resource: Option<&str>) -> Option<Option<Accounts>> {
+    let doc = policy.and_then(|p| serde_json::from_str::<Value>(p).ok())?;
     let statements: Vec<&Value> = match doc.get("Statement") {
         Some(Value::Array(list)) => list.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
-        _ => return false,
+        _ => return None,
     };
-    let mut allowed = false;
+    let mut allowed: Option<Option<Accounts>> = None;
     for s in statements {
         let applies = principal_matches(s.get("Principal"))
             && strings(s.get("Action")).iter().any(|a| glob(a, action))
             && resource_matches(s.get("Resource"), resource);
         match s.get("Effect").and_then(Value::as_str) {
-            Some("Deny") if applies && s.get("Condition").is_none() => return false,
-            Some("Allow") if applies => allowed = true,
+            Some("Deny") if applies && s.get("Condition").is_none() => return None,
+            Some("Allow") if applies => {
+                allowed = Some(match (allowed, source_accounts(s.get("Condition"))) {
+                    // One unpinned statement reaches every account.
+                    (Some(None), _) | (_, None) => None,
+                    (None, Some(pinned)) => Some(pinned),
+                    (Some(Some(mut so_far)), Some(pinned)) => {
+                        so_far.extend(&pinned);
+                        Some(so_far)
+                    }
+                });
+            }
             _ => {}
         }
     }
     allowed
 }
 
+/// The accounts a statement's `aws:SourceAccount` condition (`StringEquals`/`StringLike`)
+/// allows, when it has one made of plain account ids; any other condition is not evaluated.
+fn source_accounts(condition: Option<&Value>) -> Option<Accounts> {
+    let condition = condition?.as_object()?;
+    let mut found = None;
+    for (op, keys) in condition {
+        if !matches!(op.as_str(), "StringEquals" | "StringLike") {
+            continue;
+        }
+        for (key, values) in keys.as_object()? {
+            if key.eq_ignore_ascii_case("aws:SourceAccount") {
+                let mut accounts = Accounts::default();
+                for v in strings(Some(values)) {
+                    accounts.insert(v)?;
+                }
+                found = Some(accounts);
+            }
+        }
+    }
+    found
+}
+
+/// A small set of 12-digit account ids, kept `Copy` so verdicts stay plain values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Accounts {
+    ids: [u64; Accounts::MAX],
+    len: usize,
+}
+
+impl Accounts {
+    /// More accounts than this in one condition are treated as no restriction (never a false
+    /// finding).
+    pub const MAX: usize = 8;
+
+    /// `None` when `id` is not an account id (a wildcard, a typo) or the set is full.
+    fn insert(&mut self, id: &str) -> Option<()> {
+        if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let n: u64 = id.parse().ok()?;
+        if !self.ids[..self.len].contains(&n) {
+            if self.len == Self::MAX {
+                return None;
+            }
+            self.ids[self.len] = n;
+            self.len += 1;
+        }
+        Some(())
+    }
+
+    fn extend(&mut self, other: &Accounts) {
+        for id in other.iter() {
+            if self.insert(&id).is_none() {
+                // Full: leave it as it is; callers only narrow on a complete set.
+                return;
+            }
+        }
+    }
+
+    pub fn contains(&self, account: &str) -> bool {
+        account
+            .parse::<u64>()
+            .is_ok_and(|n| self.ids[..self.len].contains(&n))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        self.ids[..self.len].iter().map(|n| format!("{n:012}"))
+    }
+}
+
 /// What a policy says about one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyVerdict {
     Allows,
+    /// Allowed only when the request comes from one of these accounts (`aws:SourceAccount`):
+    /// a provider in another account cannot read through it.
+    AllowsOnly(Accounts),
     /// No statement allows it, or an unconditional Deny refuses it.
     DoesNotAllow,
     /// The resource has no policy at all.
@@ -49,15 +136,30 @@ pub enum PolicyVerdict {
     Unparseable,
 }
 
+impl PolicyVerdict {
+    /// Whether the service reading on behalf of `account` is allowed (`None`: the account is
+    /// unknown, and an account-restricted Allow is taken at its word).
+    pub fn allows_account(&self, account: Option<&str>) -> bool {
+        match self {
+            PolicyVerdict::Allows => true,
+            PolicyVerdict::AllowsOnly(accounts) => account.is_none_or(|a| accounts.contains(a)),
+            _ => false,
+        }
+    }
+}
+
 /// Evaluates `policy` (None = no policy attached) for the AgentCore principal doing `action`
 /// on `resource` (None for key policies), with [`service_may`].
 pub fn evaluate(policy: Option<&str>, action: &str, resource: Option<&str>) -> PolicyVerdict {
     let Some(text) = policy.filter(|p| !p.trim().is_empty()) else {
         return PolicyVerdict::Missing;
     };
-    if service_may(Some(text), action, resource) {
-        PolicyVerdict::Allows
-    } else if serde_json::from_str::<serde_json::Value>(text).is_err() {
+    match grant(Some(text), action, resource) {
+        Some(None) => return PolicyVerdict::Allows,
+        Some(Some(accounts)) => return PolicyVerdict::AllowsOnly(accounts),
+        None => {}
+    }
+    if serde_json::from_str::<serde_json::Value>(text).is_err() {
         PolicyVerdict::Unparseable
     } else {
         PolicyVerdict::DoesNotAllow
@@ -256,5 +358,41 @@ mod verdict_tests {
         );
         // Key policies are evaluated without a resource.
         assert_eq!(evaluate(Some(&p), READ, None), PolicyVerdict::Allows);
+    }
+
+    #[test]
+    fn an_allow_pinned_to_source_accounts_reaches_only_those_accounts() {
+        let pinned = |accounts: Value| {
+            json!({"Statement": [{
+                "Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL}, "Action": READ,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": accounts}}
+            }]})
+            .to_string()
+        };
+        let one = evaluate(Some(&pinned(json!("111122223333"))), READ, Some(ARN));
+        assert!(matches!(one, PolicyVerdict::AllowsOnly(_)));
+        assert!(one.allows_account(Some("111122223333")));
+        assert!(!one.allows_account(Some("444455556666")));
+        assert!(one.allows_account(None));
+        let two = evaluate(
+            Some(&pinned(json!(["111122223333", "444455556666"]))),
+            READ,
+            Some(ARN),
+        );
+        assert!(two.allows_account(Some("444455556666")));
+        // A wildcard or anything but plain account ids is not narrowed.
+        let wild = evaluate(Some(&pinned(json!("*"))), READ, Some(ARN));
+        assert_eq!(wild, PolicyVerdict::Allows);
+        // An unpinned statement beside a pinned one reaches every account.
+        let mixed = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL}, "Action": READ, "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}}},
+            {"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL}, "Action": READ, "Resource": "*"}
+        ]}).to_string();
+        assert_eq!(
+            evaluate(Some(&mixed), READ, Some(ARN)),
+            PolicyVerdict::Allows
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod agentcore;
 pub mod cognito;
 pub mod conductor;
+pub mod cross_account;
 pub mod fault;
 pub mod faulty_store;
 pub mod findings_route;

@@ -121,3 +121,56 @@ pub fn sdk_config_for(endpoint: &str, region: &str) -> SdkConfig {
         )
         .build()
 }
+
+/// Which account and principal an access key belongs to, as moto's STS says (moto knows the
+/// account of every key its `AssumeRole` issued, and does not check signatures, so the key id
+/// alone answers). Cached per key for the life of the process.
+pub async fn caller_of(
+    moto_endpoint: &str,
+    region: &str,
+    access_key: &str,
+) -> Option<(String, String)> {
+    static KNOWN: std::sync::Mutex<Option<std::collections::HashMap<String, (String, String)>>> =
+        std::sync::Mutex::new(None);
+    if let Some(hit) = KNOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .get(access_key)
+    {
+        return Some(hit.clone());
+    }
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(moto_endpoint)
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(access_key, "unused", None, None, "caller-of"),
+        ))
+        .build();
+    let out = aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()?;
+    let found = (out.account()?.to_string(), out.arn()?.to_string());
+    KNOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(access_key.to_string(), found.clone());
+    Some(found)
+}
+
+/// The access key id that signed a request (`Credential=<key>/…` of SigV4).
+pub fn signing_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .split("Credential=")
+        .nth(1)?
+        .split('/')
+        .next()
+        .map(str::to_string)
+}

@@ -1,12 +1,19 @@
 //! Coverage: what the audit could not read is a finding of its own, never a silent pass.
 
 use crate::audit::snapshot::{Lookup, Observed, Snapshot};
-use crate::findings::catalogue::AUD_UNREADABLE;
+use crate::findings::catalogue::{AUD_CROSS_ACCOUNT_UNREADABLE, AUD_UNREADABLE};
+use crate::secrets::SecretIdentity;
 
 use super::{secret_resource, Evaluation, RuleContext};
 
 pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
     for facts in snapshot.secrets.values() {
+        // A secret of another account: KMS serves key policies to their own account only, so
+        // its key policy is that account's audit's to check, not a read this one missed.
+        let owner = SecretIdentity::parse(facts.arn()).account;
+        let foreign = owner
+            .as_deref()
+            .is_some_and(|a| a != ctx.scope.account_id());
         let mut failed: Vec<String> = Vec::new();
         if let Lookup::Unreadable(code) = &facts.lookup {
             failed.push(format!("DescribeSecret ({code})"));
@@ -22,17 +29,30 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
         }
         if let Some(key) = facts.meta().and_then(|m| m.customer_key()) {
             if let Some(Observed::Unreadable(code)) = snapshot.keys.get(key).map(|k| &k.decrypt) {
-                failed.push(format!("key policy of {key} ({code})"));
+                if !foreign {
+                    failed.push(format!("key policy of {key} ({code})"));
+                }
             }
         }
-        if !failed.is_empty() {
-            out.raise(
-                ctx,
-                &AUD_UNREADABLE,
-                vec![secret_resource(facts.arn())],
-                format!("could not read for {}: {}", facts.arn(), failed.join("; ")),
-            );
+        if failed.is_empty() {
+            continue;
         }
+        let (rule, detail) = match owner.filter(|_| foreign) {
+            Some(owner) => (
+                &AUD_CROSS_ACCOUNT_UNREADABLE,
+                format!(
+                    "{} is in account {owner}; its resource policy there does not let this account's ({}) audit role read it: {}",
+                    facts.arn(),
+                    ctx.scope.account_id(),
+                    failed.join("; ")
+                ),
+            ),
+            None => (
+                &AUD_UNREADABLE,
+                format!("could not read for {}: {}", facts.arn(), failed.join("; ")),
+            ),
+        };
+        out.raise(ctx, rule, vec![secret_resource(facts.arn())], detail);
     }
 }
 

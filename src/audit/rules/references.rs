@@ -30,7 +30,21 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
             );
         }
     }
-    let verdict = check::evaluate(p, facts.map(|f| f.view(&snapshot.keys)), &snapshot.region);
+    let view = facts.map(|f| {
+        let mut view = f.view(&snapshot.keys);
+        // KMS serves a key policy to the key's own account only: read from here, another
+        // account's key always looks missing. Its account's audit judges it (REF-006 skipped).
+        let key_account = view
+            .key
+            .and_then(|k| k.key_arn.as_deref())
+            .or_else(|| f.meta().and_then(|m| m.customer_key()))
+            .and_then(|arn| arn.split(':').nth(4));
+        if key_account.is_some_and(|a| !a.is_empty() && a != ctx.scope.account_id()) {
+            view.key = None;
+        }
+        view
+    });
+    let verdict = check::evaluate(p, view, &snapshot.region);
     let secret = facts.map_or("", |f| f.arn());
     for problem in &verdict.problems {
         out.push(problem_finding(&ctx.scope, p, secret, problem, ctx.now));

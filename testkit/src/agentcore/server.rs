@@ -181,8 +181,6 @@ impl Op {
 pub(crate) struct Tenancy {
     default: Arc<Ctx>,
     others: Mutex<HashMap<String, Arc<Ctx>>>,
-    /// Access key id → account, as STS (moto) reports it for that key.
-    keys: Mutex<HashMap<String, String>>,
     /// Accounts whose every request is refused (a role without AgentCore permissions).
     pub(crate) denied: Mutex<std::collections::HashSet<String>>,
     make: Box<dyn Fn(&str) -> Ctx + Send + Sync>,
@@ -199,49 +197,14 @@ impl Tenancy {
     /// AssumeRole keys belong to, and does not check signatures, so GetCallerIdentity with the
     /// key id alone answers.
     async fn ctx_for(&self, headers: &HeaderMap) -> Arc<Ctx> {
-        let key = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|a| a.split("Credential=").nth(1))
-            .and_then(|c| c.split('/').next())
-            .unwrap_or_default()
-            .to_string();
+        let key = crate::moto::signing_key(headers).unwrap_or_default();
         if key.is_empty() || key == crate::moto::ACCESS_KEY_ID {
             return self.default.clone();
         }
-        let known = self
-            .keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let account = match known {
-            Some(a) => a,
-            None => {
-                let config = aws_config::SdkConfig::builder()
-                    .behavior_version(aws_config::BehaviorVersion::latest())
-                    .region(aws_types::region::Region::new(self.region.clone()))
-                    .endpoint_url(&self.moto_endpoint)
-                    .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
-                        aws_sdk_sts::config::Credentials::new(
-                            &key, "unused", None, None, "emulator",
-                        ),
-                    ))
-                    .build();
-                let account = aws_sdk_sts::Client::new(&config)
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| o.account().map(str::to_string))
-                    .unwrap_or_else(|| self.default.account.clone());
-                self.keys
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, account.clone());
-                account
-            }
-        };
+        let account = crate::moto::caller_of(&self.moto_endpoint, &self.region, &key)
+            .await
+            .map(|(account, _)| account)
+            .unwrap_or_else(|| self.default.account.clone());
         if account == self.default.account {
             return self.default.clone();
         }
@@ -356,7 +319,6 @@ pub(crate) fn spawn(
                 let tenancy = Arc::new(Tenancy {
                     default: ctx.clone(),
                     others: Default::default(),
-                    keys: Default::default(),
                     denied: Default::default(),
                     make: Box::new(make_ctx),
                     moto_endpoint,
