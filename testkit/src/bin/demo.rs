@@ -1,85 +1,252 @@
-//! Runs one real rotation on the embedded local stack and prints what happened (never values).
+//! The whole job on the embedded local stack, in one screen and without a secret value: what
+//! references a secret (providers, the gateway targets behind them), a rotation with its
+//! pre-flight and confirmation, each provider as AgentCore resolves it afterwards (hash compared,
+//! never printed), the finding for the broken reference as EventBridge and Security Hub receive
+//! it, and a drift audit.
 //!
-//! moto plays Secrets Manager, the Cognito simulator plays the identity provider, and the
-//! conductor invokes the real rotation handler the way Secrets Manager does.
+//! moto plays Secrets Manager, EventBridge, SQS and Security Hub; the Cognito simulator plays the
+//! identity provider; the AgentCore emulator serves the providers and gateways; the conductor
+//! invokes the real rotation handler the way Secrets Manager does.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use agentcore_rotator::agentcore::impact::impact;
+use agentcore_rotator::agentcore::{AgentCoreSettings, ValueHash};
+use agentcore_rotator::audit::engine::Collected;
+use agentcore_rotator::audit::report::{table, totals};
+use agentcore_rotator::audit::{AuditConfig, AuditOutcome, Trigger};
+use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
+use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::aws::gateways::AgentCoreGateways;
+use agentcore_rotator::aws::AwsUpstreams;
+use agentcore_rotator::findings::{Emitters, EventBridgeSink, SecurityHubSink};
+use agentcore_rotator_testkit::agentcore::ProviderKind;
+use agentcore_rotator_testkit::findings_route::BusToQueue;
+use agentcore_rotator_testkit::moto::{Moto, REGION};
+use agentcore_rotator_testkit::providers::{api_key_provider_arn, provider_arn};
+use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use agentcore_rotator_testkit::stack::LocalStack;
-use serde_json::json;
+use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
+use serde_json::{json, Value};
 
-fn short(v: &str) -> &str {
-    &v[..v.len().min(8)]
+/// A partner API key kept beside the client secret (a demo value, never printed).
+const API_KEY: &str = "demo-partner-api-key-0123456789abcdef";
+
+fn heading(n: u32, text: &str) {
+    println!("\n{n}. {text}");
 }
 
-fn print_versions(title: &str, stages: &BTreeMap<String, Vec<String>>) {
-    println!("  {title}");
-    for (version, labels) in stages {
-        println!("    version {}…  {}", short(version), labels.join(", "));
-    }
+async fn api_key_provider(stack: &LocalStack, name: &str, secret: &str, key: &str) {
+    stack
+        .agentcore_control()
+        .create_api_key_credential_provider()
+        .name(name)
+        .api_key_secret_source(SecretSourceType::External)
+        .api_key_secret_config(
+            SecretReference::builder()
+                .secret_id(secret)
+                .json_key(key)
+                .build()
+                .expect("secret reference"),
+        )
+        .send()
+        .await
+        .expect("create API-key provider");
+}
+
+fn fail(what: &str) -> ! {
+    eprintln!("\ndemo failed: {what}");
+    std::process::exit(1)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    agentcore_rotator::logging::init();
-    println!("agentcore-rotator demo: one rotation on the local stack\n");
+    println!(
+        "agentcore-rotator demo: the whole job on the local stack (no secret value is printed)"
+    );
     let stack = LocalStack::start();
-    println!("  moto (Secrets Manager)  {}", stack.moto.endpoint);
-    println!("  Cognito simulator       {}\n", stack.cognito.endpoint());
+    let f = stack
+        .cognito_fixture(json!({ "apiKey": API_KEY, "rotation": { "gracePeriodHours": 24 } }))
+        .await;
+    stack.allow_agentcore(&f.secret_arn).await;
+    // Two working references and one with a mistyped JSON key, each used by a gateway target.
+    stack
+        .external_oauth2("billing-oauth", &f, &f.client_id, "clientSecret")
+        .await;
+    api_key_provider(&stack, "partner-key", &f.secret_arn, "apiKey").await;
+    api_key_provider(&stack, "legacy-key", &f.secret_arn, "apikey").await;
+    let billing = stack.gateway("billing").await;
+    stack
+        .gateway_target(&billing, "invoices", &provider_arn("billing-oauth"))
+        .await;
+    stack
+        .gateway_target(
+            &billing,
+            "partner-sync",
+            &api_key_provider_arn("partner-key"),
+        )
+        .await;
+    stack
+        .gateway_target(
+            &billing,
+            "legacy-export",
+            &api_key_provider_arn("legacy-key"),
+        )
+        .await;
 
-    let f = stack.cognito_fixture(json!({})).await;
-    println!("  user pool               {}", f.pool_id);
-    println!("  app client              {}", f.client_id);
-    println!("  secret                  {}", f.secret_arn);
-    println!(
-        "  binding tag             {}=cognito:{}/{}",
-        agentcore_rotator::rotation::binding::BINDING_TAG,
-        f.pool_id,
-        f.client_id
-    );
-    print_versions("before:", &stack.stages(&f.secret_arn).await);
-    println!(
-        "    upstream secrets: {}\n",
-        stack
-            .cognito
-            .secret_ids(&f.pool_id, &f.client_id)
-            .join(", ")
-    );
+    heading(1, "What depends on the secret (agentcore-rotator impact)");
+    let settings = AgentCoreSettings::default();
+    let agentcore_sdk = stack.agentcore.sdk_config();
+    let directory = AgentCoreDirectory::new(&agentcore_sdk, &settings);
+    let gateways = AgentCoreGateways::new(&agentcore_sdk, &settings, None);
+    match impact(&directory, &gateways, &f.secret_arn).await {
+        Ok(found) => print!("{}", found.tree()),
+        Err(e) => fail(&e.to_string()),
+    }
 
-    let conductor = stack.conductor(stack.rotator(LocalStack::fast_config()));
-    let run = conductor.rotate(&f.secret_arn).await;
-    println!(
-        "  new version (ClientRequestToken) {}… ({} attempt(s))",
-        short(&run.token),
-        run.attempts
-    );
+    heading(2, "Rotation, as Secrets Manager runs it");
+    let route = BusToQueue::create().await;
+    let moto_sdk = Moto::shared().sdk_config();
+    aws_sdk_securityhub::Client::new(&moto_sdk)
+        .enable_security_hub()
+        .send()
+        .await
+        .ok();
+    // The deployed function also logs each finding and writes EMF; here only the two
+    // destinations shown below.
+    let emitters = Emitters::new(vec![
+        Box::new(EventBridgeSink::new(
+            aws_sdk_eventbridge::Client::new(&moto_sdk),
+            Some(route.bus.clone()),
+        )),
+        Box::new(SecurityHubSink::new(aws_sdk_securityhub::Client::new(
+            &moto_sdk,
+        ))),
+    ]);
+    let rotator =
+        stack.rotator_with_agentcore(LocalStack::fast_config(), REGION, &settings, emitters);
+    let run = stack.conductor(rotator).rotate(&f.secret_arn).await;
     for s in &run.steps {
+        let what = match s.step.as_str() {
+            "testSecret" => {
+                "  (IdP accepts it; pre-flight: every key a provider reads is in AWSPENDING)"
+            }
+            "finishSecret" => "  (promoted; every provider confirmed or reported)",
+            _ => "",
+        };
         match &s.result {
-            Ok(outcome) => println!("    {:<13} {outcome}", s.step.as_str()),
-            Err(e) => println!("    {:<13} FAILED: {e}", s.step.as_str()),
+            Ok(outcome) => println!("  {:<13} {outcome}{what}", s.step.as_str()),
+            Err(e) => println!("  {:<13} FAILED: {e}", s.step.as_str()),
         }
     }
     if !run.succeeded {
-        eprintln!("\nrotation failed");
-        std::process::exit(1);
+        fail("the rotation did not succeed");
     }
 
+    heading(
+        3,
+        "Each provider as AgentCore resolves it now (SHA-256 compared, never shown)",
+    );
     let current = stack.doc(&f.secret_arn, "AWSCURRENT").await;
-    let previous = stack.doc(&f.secret_arn, "AWSPREVIOUS").await;
-    let value = |d: &serde_json::Value| d["clientSecret"].as_str().unwrap_or_default().to_string();
-    println!();
-    print_versions("after:", &stack.stages(&f.secret_arn).await);
+    for (kind, name, key) in [
+        (ProviderKind::Oauth2, "billing-oauth", "clientSecret"),
+        (ProviderKind::ApiKey, "partner-key", "apiKey"),
+        (ProviderKind::ApiKey, "legacy-key", "apikey"),
+    ] {
+        let expected = current[key].as_str().map(ValueHash::of);
+        let line = match stack.agentcore.resolve(kind, name).await {
+            Ok(r) if Some(ValueHash::of(r.expose_secret())) == expected => {
+                "resolved, hash matches AWSCURRENT".to_string()
+            }
+            Ok(_) => "resolved, hash DIFFERS from AWSCURRENT".to_string(),
+            Err(reason) => reason.to_string(),
+        };
+        println!("  {name:<14} {line}");
+    }
+
+    heading(4, "The finding for the broken reference, as delivered");
+    let events = route.receive(1).await;
+    let Some(event) = events.first() else {
+        fail("no finding reached EventBridge");
+    };
+    let finding = &event["detail"]["finding"];
     println!(
-        "    upstream secrets: {}",
-        stack
-            .cognito
-            .secret_ids(&f.pool_id, &f.client_id)
-            .join(", ")
+        "  EventBridge  source {}  detail-type {:?}",
+        event["source"].as_str().unwrap_or_default(),
+        event["detail-type"].as_str().unwrap_or_default()
     );
     println!(
-        "    IdP accepts AWSCURRENT: {}   AWSPREVIOUS (grace period): {}",
-        stack.cognito.accepts(&f.client_id, &value(&current)),
-        stack.cognito.accepts(&f.client_id, &value(&previous)),
+        "               {} {}: {}",
+        finding["ruleId"].as_str().unwrap_or_default(),
+        finding["severity"].as_str().unwrap_or_default(),
+        finding["description"].as_str().unwrap_or_default()
     );
-    println!("\nrotation succeeded");
+    let id = finding["id"].as_str().unwrap_or_default().to_string();
+    for hub in findings_with_ids(&moto_sdk, &[&id]).await {
+        let resources: Vec<String> = hub
+            .resources()
+            .iter()
+            .map(|r| {
+                let kind = r
+                    .details()
+                    .and_then(|d| d.other())
+                    .and_then(|o| o.get("Kind"))
+                    .cloned()
+                    .unwrap_or_else(|| r.r#type().unwrap_or_default().to_string());
+                format!("{kind} {}", r.id().unwrap_or_default())
+            })
+            .collect();
+        println!(
+            "  Security Hub {}  severity {}  compliance {}",
+            hub.id().unwrap_or_default(),
+            hub.severity()
+                .and_then(|s| s.label())
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default(),
+            hub.compliance()
+                .and_then(|c| c.status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default()
+        );
+        for r in resources {
+            println!("               {r}");
+        }
+    }
+
+    heading(5, "Drift audit of the account");
+    let out = Arc::new(Collected::default());
+    let counter = CallCounter::new();
+    let outcome = stack
+        .auditor(out.clone(), AuditConfig::default(), Some(&counter))
+        .with_gateways(Arc::new(AgentCoreGateways::new(
+            &agentcore_sdk,
+            &settings,
+            Some(&counter),
+        )))
+        .with_upstreams(Arc::new(AwsUpstreams::counted(
+            stack.cognito_sdk_config(),
+            &counter,
+        )))
+        .with_meter(Arc::new(counter.clone()))
+        .run(
+            &Trigger::parse(&Value::Object(Default::default()))
+                .unwrap_or_else(|e| fail(&e.to_string())),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let summary = match outcome {
+        AuditOutcome::Complete(s) | AuditOutcome::Continued { summary: s, .. } => s,
+    };
+    let findings = out.take();
+    print!("{}", table(&findings));
+    println!("{}", totals(&summary));
+
+    let all = serde_json::to_string(&findings).unwrap_or_default()
+        + &events.iter().map(Value::to_string).collect::<String>();
+    let values = stack.secret_values(&[&f], &[API_KEY]).await;
+    if values.iter().any(|v| all.contains(v.as_str())) {
+        fail("a secret value appeared in the output");
+    }
+    println!("\ndemo done: rotation succeeded, one broken reference reported, no value shown");
 }
