@@ -1233,6 +1233,17 @@ async fn providers_in_a_consumer_account_are_confirmed_after_a_rotation() {
         .await;
     assert!(run.succeeded, "{:?}", run.last_error());
     assert!(logs.text().contains("\"confirmed\":2"), "{}", logs.text());
+    // The consumer's own provider, by its ARN in its account, among the confirmed ones.
+    let b_key = format!(
+        "arn:aws:bedrock-agentcore:{REGION}:{CONSUMER}:token-vault/default/apikeycredentialprovider/b-key"
+    );
+    assert!(
+        logs.text()
+            .lines()
+            .any(|l| l.contains("credential provider confirmed") && l.contains(&b_key)),
+        "{}",
+        logs.text()
+    );
     assert_eq!(env.findings.rule_ids(), Vec::<String>::new());
     assert_no_leak(&env, &f, &logs, &[]).await;
 }
@@ -1350,4 +1361,33 @@ async fn a_policy_pinned_to_the_owner_account_is_reported_for_a_consumer_provide
         "{}",
         finding.description()
     );
+}
+
+#[tokio::test]
+async fn the_data_plane_probe_never_mistakes_a_local_provider_for_a_consumer_s_of_the_same_name() {
+    let env = Env::start();
+    let f = env.fixture().await;
+    // A local provider named like the consumer's, reading another secret.
+    let other = unique("other-key");
+    env.stack
+        .sm
+        .create_secret()
+        .name(&other)
+        .secret_string(json!({"apiKey": "another-partner-key-0123456789"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    env.stack.allow_agentcore(&other).await;
+    env.api_key_external("same-name", &other, "apiKey").await;
+    env.consumer_api_key(CONSUMER, "same-name", &f.secret_arn, "apiKey")
+        .await;
+    let probing = AgentCoreSettings {
+        workload_name: Some(WORKLOAD.to_string()),
+        ..consumer_settings(&[CONSUMER], Unreachable::Fail)
+    };
+    let run = env.conductor_with(&probing).rotate(&f.secret_arn).await;
+    assert!(run.succeeded, "{:?}", run.last_error());
+    assert_eq!(env.findings.rule_ids(), Vec::<String>::new());
+    // The local provider was not probed on the consumer's behalf.
+    assert_eq!(env.stack.agentcore.calls("GetResourceApiKey"), 0);
 }

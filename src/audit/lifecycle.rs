@@ -196,6 +196,26 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_problem_that_listed_gateway_targets_is_resolved_too() {
+        // As Security Hub stores it: the blast radius added a gateway target.
+        let before = not_found().with_dependents(
+            vec![Resource::gateway_target(
+                "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/billing-abcdefghij/target/TARGET1234",
+            )
+            .unwrap()],
+            "used by gateway targets billing/invoices",
+        );
+        let mut ledger = Ledger::new(vec![previous_of(&before)]);
+        let mut now = rules::evaluate(&healthy(), &ctx());
+        ledger.settle(&mut now, &|id| id == SECRET, &ctx().scope, ctx().now);
+        assert_eq!(now.findings.len(), 1);
+        assert_eq!(
+            (now.findings[0].id(), now.findings[0].state()),
+            (before.id(), FindingState::Resolved)
+        );
+    }
+
+    #[test]
     fn a_problem_still_there_keeps_its_first_sighting_and_is_not_resolved() {
         let mut s = healthy();
         secret(&mut s).lookup = crate::audit::snapshot::Lookup::NotFound;

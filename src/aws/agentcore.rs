@@ -280,7 +280,14 @@ fn payment_references(
                 c.authorization_private_key_source(),
             ),
         ],
-        _ => Vec::new(),
+        _ => {
+            tracing::warn!(
+                provider = %out.name(),
+                vendor = %out.credential_provider_vendor().as_str(),
+                "payment provider of a vendor this version does not know: its references are not checked"
+            );
+            Vec::new()
+        }
     };
     slots
         .into_iter()

@@ -1,6 +1,6 @@
 //! `WorkloadAccessTokenFetchFailures` through CloudWatch `GetMetricData`: one query per provider
-//! (`Sum` over one period the length of a window, from the start of the window before the
-//! switch), so one call answers for up to 500 providers.
+//! (`Sum` per minute over both windows, each minute counted before or after the switch by its
+//! timestamp, so no bucket straddles the switch), so one call answers for up to 500 providers.
 //!
 //! `aws-sdk-cloudwatch` is pinned to 1.99, the last release speaking the query protocol:
 //! CloudWatch serves it as well as the newer RPC v2 CBOR, and the local stack's moto serves
@@ -48,7 +48,8 @@ impl FailureMetrics for CloudWatchMetrics {
         providers: &[String],
         windows: &Windows,
     ) -> Result<Vec<Counts>, MetricsError> {
-        let period = windows.length.as_secs() as i32;
+        // Per minute: the windows are whole minutes from a switch rounded to the minute.
+        let period = 60;
         let switch_ms = windows.switch.as_millis() as i64;
         let mut out = Vec::with_capacity(providers.len());
         for chunk in providers.chunks(MAX_QUERIES) {

@@ -188,6 +188,11 @@ impl SecretInventory for SecretsReader {
                     }
                     for err in out.errors() {
                         if let (Some(id), Some(c)) = (err.secret_id(), err.error_code()) {
+                            // Batches do not cross accounts (GetSecretValue does, through
+                            // the secret's policy): a denied entry is read again one by one.
+                            if c.contains("AccessDenied") {
+                                continue;
+                            }
                             if let Some((arn, _)) = secrets.iter().find(|(a, _)| a == id) {
                                 found.insert(arn.clone(), Err(c.into()));
                             }

@@ -14,6 +14,7 @@ use agentcore_rotator::audit::{AuditOutcome, AuditScope, Trigger};
 use agentcore_rotator::aws::agentcore::AgentCoreDirectory;
 use agentcore_rotator::aws::auditor;
 use agentcore_rotator::aws::call_counter::CallCounter;
+use agentcore_rotator::aws::consumers::with_consumers;
 use agentcore_rotator::aws::gateways::AgentCoreGateways;
 use agentcore_rotator::aws::kms_signer::KmsSigner;
 use agentcore_rotator::aws::load_sdk_config;
@@ -39,7 +40,8 @@ AGENTCORE_ROTATOR_STAGED) and starts the rotation.
 revoked: records that the superseded client secret (AWSPREVIOUS) is revoked in the vendor's
 console (tag agentcore-rotator:revoked), which ends the audit's reminder (UPS-007).
 impact: prints what depends on a secret: the credential providers whose references name it
-(OAuth2, API-key and payment providers, per reference) and the gateway targets using each.
+(OAuth2, API-key and payment providers, per reference; in consumer accounts too when
+ROTATOR_CONSUMER_ROLE_ARNS is set) and this account's gateway targets using each.
 Reads AgentCore only (List/Get of providers and gateways), never a secret value.";
 
 #[derive(Debug, PartialEq)]
@@ -293,9 +295,15 @@ async fn impact(sdk: &aws_config::SdkConfig, secret: &str, json: bool) -> ExitCo
             return ExitCode::from(2);
         }
     };
-    let directory = AgentCoreDirectory::new(sdk, &settings);
+    // Consumer accounts too, when ROTATOR_CONSUMER_ROLE_ARNS names them.
+    let directory = with_consumers(
+        Arc::new(AgentCoreDirectory::new(sdk, &settings)),
+        sdk,
+        sdk,
+        &settings,
+    );
     let gateways = AgentCoreGateways::new(sdk, &settings, None);
-    let found = match agentcore::impact::impact(&directory, &gateways, secret).await {
+    let found = match agentcore::impact::impact(directory.as_ref(), &gateways, secret).await {
         Ok(found) => found,
         Err(e) => {
             eprintln!("agentcore-rotator: impact failed: {e}");

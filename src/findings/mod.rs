@@ -417,8 +417,8 @@ impl Finding {
     }
 
     /// The same finding with `resources` that depend on it (gateway targets using a provider)
-    /// and `note` appended to the description. The id stays: who depends on a broken reference
-    /// does not change which problem it is.
+    /// and `note` appended to the description. The id stays ([`finding_id`] leaves dependents
+    /// out): who depends on a broken reference does not change which problem it is.
     pub fn with_dependents(mut self, resources: Vec<Resource>, note: &str) -> Self {
         for r in resources {
             if !self.resources.contains(&r) {
@@ -501,7 +501,13 @@ impl Finding {
 /// de-duplicated resource identifiers. The kind of a resource is not part of it: an ARN names
 /// one thing whatever a caller calls it.
 pub fn finding_id(rule_id: &str, scope: &Scope, resources: &[Resource]) -> String {
-    let mut ids: Vec<&str> = resources.iter().map(Resource::arn_or_id).collect();
+    // Who depends on the problem (gateway targets) is not part of which problem it is: a
+    // finding read back with them has the same id as one built without.
+    let mut ids: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.kind() != ResourceKind::GatewayTarget)
+        .map(Resource::arn_or_id)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let mut hash = Sha256::new();

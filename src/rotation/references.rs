@@ -149,8 +149,21 @@ pub struct Baseline {
 
 type ProbeResult = Result<Option<ValueHash>, ProbeFailure>;
 
-async fn probe(ac: &AgentCoreHooks, p: &ProviderRef, doc: &SecretDocument) -> Option<ProbeResult> {
+/// The data-plane probe of `p`, when one is configured and applies: the workload identity is
+/// this account's, so a provider of a consumer account (another account than the rotated
+/// secret's) is confirmed through its reference alone — a provider of the same name here is
+/// another provider.
+async fn probe(
+    ac: &AgentCoreHooks,
+    p: &ProviderRef,
+    doc: &SecretDocument,
+    secret_arn: &str,
+) -> Option<ProbeResult> {
     let dp = ac.data_plane.as_ref()?;
+    let account = |arn: &str| arn.split(':').nth(4).map(str::to_string);
+    if account(&p.arn) != account(secret_arn) {
+        return None;
+    }
     Some(match p.kind {
         ProviderKind::ApiKey => dp.api_key_hash(&p.name).await.map(Some),
         ProviderKind::Oauth2 => dp
@@ -208,9 +221,11 @@ pub async fn baseline(
             (Some((arn, _)), prev) => {
                 let before = resolve(r, ac, &dependent.provider, arn, secret_arn, at).await?;
                 let probe_ok = match (&before, prev, before_is_current) {
-                    (Ok(hash), Some(prev), true) => probe(ac, &dependent.provider, prev)
-                        .await
-                        .is_some_and(|res| probe_agrees(&res, *hash)),
+                    (Ok(hash), Some(prev), true) => {
+                        probe(ac, &dependent.provider, prev, secret_arn)
+                            .await
+                            .is_some_and(|res| probe_agrees(&res, *hash))
+                    }
                     _ => false,
                 };
                 (Some(before), probe_ok)
@@ -316,7 +331,7 @@ pub async fn confirm(
             }
             continue;
         }
-        match probe(ac, p, pending).await {
+        match probe(ac, p, pending, secret_arn).await {
             // Not a verdict about the provider: fail the step, keep AWSPENDING, confirm again.
             Some(Err(f)) if f.transient => return Err(RotationError::DataPlaneUnavailable(f)),
             Some(result) if !probe_agrees(&result, hash) => {
@@ -333,7 +348,14 @@ pub async fn confirm(
                     findings.push(report::problem_finding(scope, p, arn, &problem, now));
                 }
             }
-            _ => confirmed += 1,
+            _ => {
+                confirmed += 1;
+                tracing::info!(
+                    provider = %who(p),
+                    provider_arn = %p.arn,
+                    "credential provider confirmed: it resolves the rotated value"
+                );
+            }
         }
     }
 

@@ -39,9 +39,9 @@ fn grant(policy: Option<&str>, action: &str, resource: Option<&str>) -> Option<O
                     // One unpinned statement reaches every account.
                     (Some(None), _) | (_, None) => None,
                     (None, Some(pinned)) => Some(pinned),
+                    // Past what the set holds, no restriction (never a false finding).
                     (Some(Some(mut so_far)), Some(pinned)) => {
-                        so_far.extend(&pinned);
-                        Some(so_far)
+                        so_far.extend(&pinned).map(|()| so_far)
                     }
                 });
             }
@@ -101,13 +101,12 @@ impl Accounts {
         Some(())
     }
 
-    fn extend(&mut self, other: &Accounts) {
+    /// `None` when the union does not fit.
+    fn extend(&mut self, other: &Accounts) -> Option<()> {
         for id in other.iter() {
-            if self.insert(&id).is_none() {
-                // Full: leave it as it is; callers only narrow on a complete set.
-                return;
-            }
+            self.insert(&id)?;
         }
+        Some(())
     }
 
     pub fn contains(&self, account: &str) -> bool {
@@ -394,5 +393,18 @@ mod verdict_tests {
             evaluate(Some(&mixed), READ, Some(ARN)),
             PolicyVerdict::Allows
         );
+        // Two pinned statements naming more accounts together than the set holds: not narrowed.
+        let many =
+            |from: u64| -> Vec<String> { (from..from + 5).map(|n| format!("{n:012}")).collect() };
+        let wide = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL}, "Action": READ, "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": many(100_000_000_000)}}},
+            {"Effect": "Allow", "Principal": {"Service": SERVICE_PRINCIPAL}, "Action": READ, "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": many(200_000_000_000)}}}
+        ]})
+        .to_string();
+        let v = evaluate(Some(&wide), READ, Some(ARN));
+        assert_eq!(v, PolicyVerdict::Allows);
+        assert!(v.allows_account(Some("200000000004")));
     }
 }

@@ -4,8 +4,8 @@
 //! encrypted with a customer managed key whose key policy lets the caller decrypt. This front
 //! does what AWS does for the read operations (DescribeSecret, GetResourcePolicy,
 //! GetSecretValue), then forwards to moto as the owner; anything else goes to moto unchanged.
-//! BatchGetSecretValue naming another account's secret is refused (the caller falls back to
-//! GetSecretValue), ListSecrets lists the caller's own account, as in AWS. Secrets owned by the
+//! BatchGetSecretValue does not cross accounts: another account's secret comes back in its
+//! `Errors` as AccessDeniedException. ListSecrets lists the caller's own account, as in AWS. Secrets owned by the
 //! stack's own account ([`ACCOUNT_ID`]) are served to every other account this way.
 
 use std::sync::Arc;
@@ -165,12 +165,7 @@ async fn handle(
             .iter()
             .any(|id| foreign(id))
     {
-        return denied(
-            &caller_arn,
-            "secretsmanager:BatchGetSecretValue",
-            "*",
-            "secrets of another account are read one by one",
-        );
+        return batch_without_foreign(&front, &uri, &headers, &request, &foreign).await;
     }
     let Some(secret) = request
         .get("SecretId")
@@ -245,6 +240,57 @@ async fn handle(
         }
     }
     forward(&front, method, &uri, &headers, body, Some(ACCESS_KEY_ID)).await
+}
+
+/// BatchGetSecretValue does not cross accounts (Secrets Manager lists the operations that do,
+/// and it is not one): each other account's secret comes back in `Errors` as
+/// AccessDeniedException, the rest is answered as usual.
+async fn batch_without_foreign(
+    front: &Front,
+    uri: &Uri,
+    headers: &HeaderMap,
+    request: &Value,
+    foreign: &(dyn Fn(&str) -> bool + Sync),
+) -> Response {
+    let ids = strings(request.get("SecretIdList"));
+    let (theirs, ours): (Vec<&str>, Vec<&str>) = ids.into_iter().partition(|id| foreign(id));
+    let mut answer = json!({"SecretValues": [], "Errors": []});
+    if !ours.is_empty() {
+        let mut own = request.clone();
+        own["SecretIdList"] = json!(ours);
+        let forwarded = forward(
+            front,
+            Method::POST,
+            uri,
+            headers,
+            Bytes::from(own.to_string()),
+            None,
+        )
+        .await;
+        let (parts, body) = forwarded.into_parts();
+        if !parts.status.is_success() {
+            return Response::from_parts(parts, body);
+        }
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        answer = serde_json::from_slice(&bytes).unwrap_or(answer);
+    }
+    let mut errors = answer["Errors"].as_array().cloned().unwrap_or_default();
+    for id in theirs {
+        errors.push(json!({
+            "SecretId": id,
+            "ErrorCode": "AccessDeniedException",
+            "Message": "BatchGetSecretValue does not read secrets of another account",
+        }));
+    }
+    answer["Errors"] = json!(errors);
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-amz-json-1.1")],
+        answer.to_string(),
+    )
+        .into_response()
 }
 
 /// Forwards to moto, as the owner (`as_key`) when given: moto does not check signatures, so

@@ -11,48 +11,58 @@ pub fn evaluate(snapshot: &Snapshot, ctx: &RuleContext, out: &mut Evaluation) {
         // A secret of another account: KMS serves key policies to their own account only, so
         // its key policy is that account's audit's to check, not a read this one missed.
         let owner = SecretIdentity::parse(facts.arn()).account;
-        let foreign = owner
-            .as_deref()
-            .is_some_and(|a| a != ctx.scope.account_id());
-        let mut failed: Vec<String> = Vec::new();
+        let foreign = owner.as_deref().filter(|a| *a != ctx.scope.account_id());
+        // Secrets Manager reads of another account's secret that its resource policy refused:
+        // the grant to fix is there (AUD-002); any other failure is a read this audit missed.
+        let (mut denied, mut failed): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let mut sm_read = |what: &str, code: &str| {
+            let line = format!("{what} ({code})");
+            if foreign.is_some() && code.contains("AccessDenied") {
+                denied.push(line);
+            } else {
+                failed.push(line);
+            }
+        };
         if let Lookup::Unreadable(code) = &facts.lookup {
-            failed.push(format!("DescribeSecret ({code})"));
+            sm_read("DescribeSecret", code);
         }
         if let Some(Observed::Unreadable(code)) = &facts.policy {
-            failed.push(format!("GetResourcePolicy ({code})"));
+            sm_read("GetResourcePolicy", code);
         }
         if let Some(Observed::Unreadable(code)) = &facts.current {
-            failed.push(format!("AWSCURRENT value ({code})"));
+            sm_read("AWSCURRENT value", code);
         }
         if let Some(Observed::Unreadable(code)) = &facts.upstream {
             failed.push(format!("upstream secrets ({code})"));
         }
         if let Some(key) = facts.meta().and_then(|m| m.customer_key()) {
             if let Some(Observed::Unreadable(code)) = snapshot.keys.get(key).map(|k| &k.decrypt) {
-                if !foreign {
+                if foreign.is_none() {
                     failed.push(format!("key policy of {key} ({code})"));
                 }
             }
         }
-        if failed.is_empty() {
-            continue;
-        }
-        let (rule, detail) = match owner.filter(|_| foreign) {
-            Some(owner) => (
+        if let (Some(owner), false) = (foreign, denied.is_empty()) {
+            out.raise(
+                ctx,
                 &AUD_CROSS_ACCOUNT_UNREADABLE,
+                vec![secret_resource(facts.arn())],
                 format!(
                     "{} is in account {owner}; its resource policy there does not let this account's ({}) audit role read it: {}",
                     facts.arn(),
                     ctx.scope.account_id(),
-                    failed.join("; ")
+                    denied.join("; ")
                 ),
-            ),
-            None => (
+            );
+        }
+        if !failed.is_empty() {
+            out.raise(
+                ctx,
                 &AUD_UNREADABLE,
+                vec![secret_resource(facts.arn())],
                 format!("could not read for {}: {}", facts.arn(), failed.join("; ")),
-            ),
-        };
-        out.raise(ctx, rule, vec![secret_resource(facts.arn())], detail);
+            );
+        }
     }
 }
 
@@ -77,5 +87,44 @@ mod tests {
         let mut s = healthy();
         secret(&mut s).lookup = Lookup::Unreadable("AccessDeniedException".into());
         assert_only(&s, &AUD_UNREADABLE);
+    }
+
+    /// The same snapshot audited from another account (the secret's owner is 123456789012).
+    fn from_consumer() -> RuleContext {
+        RuleContext::new(
+            crate::findings::Scope::new("222233334444", REGION).unwrap(),
+            crate::findings::Timestamp::from_millis(NOW),
+        )
+    }
+
+    #[test]
+    fn another_account_s_refusal_is_aud_002_and_any_other_failure_stays_aud_001() {
+        let mut s = healthy();
+        secret(&mut s).current = Some(Observed::Unreadable("AccessDeniedException".into()));
+        let e = crate::audit::rules::evaluate(&s, &from_consumer());
+        let rules: Vec<&str> = e.findings.iter().map(|f| f.rule_id()).collect();
+        assert!(
+            rules.contains(&"AUD-002") && !rules.contains(&"AUD-001"),
+            "{rules:?}"
+        );
+        let d = e
+            .findings
+            .iter()
+            .find(|f| f.rule_id() == "AUD-002")
+            .unwrap()
+            .description();
+        assert!(
+            d.contains("is in account 123456789012") && d.contains("(222233334444)"),
+            "{d}"
+        );
+
+        let mut s = healthy();
+        secret(&mut s).current = Some(Observed::Unreadable("ThrottlingException".into()));
+        let e = crate::audit::rules::evaluate(&s, &from_consumer());
+        let rules: Vec<&str> = e.findings.iter().map(|f| f.rule_id()).collect();
+        assert!(
+            rules.contains(&"AUD-001") && !rules.contains(&"AUD-002"),
+            "{rules:?}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! identity provider; the AgentCore emulator serves the providers and gateways; the conductor
 //! invokes the real rotation handler the way Secrets Manager does.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use agentcore_rotator::agentcore::impact::impact;
 use agentcore_rotator::agentcore::{AgentCoreSettings, ValueHash};
@@ -32,8 +32,50 @@ use serde_json::{json, Value};
 /// A partner API key kept beside the client secret (a demo value, never printed).
 const API_KEY: &str = "demo-partner-api-key-0123456789abcdef";
 
-fn heading(n: u32, text: &str) {
-    println!("\n{n}. {text}");
+/// Prints a line and keeps it: the demo checks everything it printed for secret values.
+macro_rules! say {
+    ($screen:expr, $($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        println!("{line}");
+        $screen.push_str(&line);
+        $screen.push('\n');
+    }};
+}
+
+/// The rotation's log, kept in memory (JSON lines): the demo shows its confirmation lines.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    /// `(provider, message)` of the log events whose message starts with `prefix`.
+    fn events(&self, prefix: &str) -> Vec<(String, String)> {
+        self.text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| {
+                let message = v["fields"]["message"].as_str()?.to_string();
+                let provider = v["fields"]["provider"].as_str()?.to_string();
+                message.starts_with(prefix).then_some((provider, message))
+            })
+            .collect()
+    }
 }
 
 async fn api_key_provider(stack: &LocalStack, name: &str, secret: &str, key: &str) {
@@ -61,7 +103,16 @@ fn fail(what: &str) -> ! {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    println!(
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .init();
+    let mut screen = String::new();
+    say!(
+        screen,
         "agentcore-rotator demo: the whole job on the local stack (no secret value is printed)"
     );
     let stack = LocalStack::start();
@@ -94,17 +145,20 @@ async fn main() {
         )
         .await;
 
-    heading(1, "What depends on the secret (agentcore-rotator impact)");
+    say!(
+        screen,
+        "\n1. What depends on the secret (agentcore-rotator impact)"
+    );
     let settings = AgentCoreSettings::default();
     let agentcore_sdk = stack.agentcore.sdk_config();
     let directory = AgentCoreDirectory::new(&agentcore_sdk, &settings);
     let gateways = AgentCoreGateways::new(&agentcore_sdk, &settings, None);
     match impact(&directory, &gateways, &f.secret_arn).await {
-        Ok(found) => print!("{}", found.tree()),
+        Ok(found) => say!(screen, "{}", found.tree().trim_end()),
         Err(e) => fail(&e.to_string()),
     }
 
-    heading(2, "Rotation, as Secrets Manager runs it");
+    say!(screen, "\n2. Rotation, as Secrets Manager runs it");
     let route = BusToQueue::create().await;
     let moto_sdk = Moto::shared().sdk_config();
     aws_sdk_securityhub::Client::new(&moto_sdk)
@@ -135,47 +189,63 @@ async fn main() {
             _ => "",
         };
         match &s.result {
-            Ok(outcome) => println!("  {:<13} {outcome}{what}", s.step.as_str()),
-            Err(e) => println!("  {:<13} FAILED: {e}", s.step.as_str()),
+            Ok(outcome) => say!(screen, "  {:<13} {outcome}{what}", s.step.as_str()),
+            Err(e) => say!(screen, "  {:<13} FAILED: {e}", s.step.as_str()),
         }
     }
     if !run.succeeded {
         fail("the rotation did not succeed");
     }
 
-    heading(
-        3,
-        "Each provider as AgentCore resolves it now (SHA-256 compared, never shown)",
+    say!(
+        screen,
+        "\n3. Confirmation, per provider (SHA-256 compared, never shown)"
     );
+    // What finishSecret itself confirmed (its log), then each provider as AgentCore resolves it.
+    let confirmed: Vec<String> = log
+        .events("credential provider confirmed")
+        .into_iter()
+        .map(|(provider, _)| provider)
+        .collect();
     let current = stack.doc(&f.secret_arn, "AWSCURRENT").await;
     for (kind, name, key) in [
         (ProviderKind::Oauth2, "billing-oauth", "clientSecret"),
         (ProviderKind::ApiKey, "partner-key", "apiKey"),
         (ProviderKind::ApiKey, "legacy-key", "apikey"),
     ] {
-        let expected = current[key].as_str().map(ValueHash::of);
-        let line = match stack.agentcore.resolve(kind, name).await {
-            Ok(r) if Some(ValueHash::of(r.expose_secret())) == expected => {
-                "resolved, hash matches AWSCURRENT".to_string()
-            }
-            Ok(_) => "resolved, hash DIFFERS from AWSCURRENT".to_string(),
-            Err(reason) => reason.to_string(),
+        let by_rotation = if confirmed.iter().any(|c| c == name) {
+            "confirmed by finishSecret"
+        } else {
+            "not confirmed (see 4)"
         };
-        println!("  {name:<14} {line}");
+        let expected = current[key].as_str().map(ValueHash::of);
+        let by_agentcore = match stack.agentcore.resolve(kind, name).await {
+            Ok(r) if Some(ValueHash::of(r.expose_secret())) == expected => {
+                "AgentCore resolves it: hash matches AWSCURRENT".to_string()
+            }
+            Ok(_) => "AgentCore resolves it: hash DIFFERS from AWSCURRENT".to_string(),
+            Err(reason) => format!("AgentCore: {reason}"),
+        };
+        say!(screen, "  {name:<14} {by_rotation:<26} {by_agentcore}");
     }
 
-    heading(4, "The finding for the broken reference, as delivered");
+    say!(
+        screen,
+        "\n4. The finding for the broken reference, as delivered"
+    );
     let events = route.receive(1).await;
     let Some(event) = events.first() else {
         fail("no finding reached EventBridge");
     };
     let finding = &event["detail"]["finding"];
-    println!(
+    say!(
+        screen,
         "  EventBridge  source {}  detail-type {:?}",
         event["source"].as_str().unwrap_or_default(),
         event["detail-type"].as_str().unwrap_or_default()
     );
-    println!(
+    say!(
+        screen,
         "               {} {}: {}",
         finding["ruleId"].as_str().unwrap_or_default(),
         finding["severity"].as_str().unwrap_or_default(),
@@ -196,7 +266,8 @@ async fn main() {
                 format!("{kind} {}", r.id().unwrap_or_default())
             })
             .collect();
-        println!(
+        say!(
+            screen,
             "  Security Hub {}  severity {}  compliance {}",
             hub.id().unwrap_or_default(),
             hub.severity()
@@ -209,11 +280,11 @@ async fn main() {
                 .unwrap_or_default()
         );
         for r in resources {
-            println!("               {r}");
+            say!(screen, "               {r}");
         }
     }
 
-    heading(5, "Drift audit of the account");
+    say!(screen, "\n5. Drift audit of the account");
     let out = Arc::new(Collected::default());
     let counter = CallCounter::new();
     let outcome = stack
@@ -239,14 +310,22 @@ async fn main() {
         AuditOutcome::Complete(s) | AuditOutcome::Continued { summary: s, .. } => s,
     };
     let findings = out.take();
-    print!("{}", table(&findings));
-    println!("{}", totals(&summary));
+    say!(screen, "{}", table(&findings).trim_end());
+    say!(screen, "{}", totals(&summary));
 
-    let all = serde_json::to_string(&findings).unwrap_or_default()
-        + &events.iter().map(Value::to_string).collect::<String>();
+    // Everything printed, every finding and event, and the rotation's own log.
+    let all = format!(
+        "{screen}{}{}{}",
+        serde_json::to_string(&findings).unwrap_or_default(),
+        events.iter().map(Value::to_string).collect::<String>(),
+        log.text()
+    );
     let values = stack.secret_values(&[&f], &[API_KEY]).await;
     if values.iter().any(|v| all.contains(v.as_str())) {
         fail("a secret value appeared in the output");
     }
-    println!("\ndemo done: rotation succeeded, one broken reference reported, no value shown");
+    say!(
+        screen,
+        "\ndemo done: rotation succeeded, one broken reference reported, no value shown"
+    );
 }
