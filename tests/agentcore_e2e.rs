@@ -25,6 +25,7 @@ use agentcore_rotator_testkit::conductor::Conductor;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
+use agentcore_rotator_testkit::providers::create_external_api_key;
 use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use async_trait::async_trait;
@@ -78,7 +79,6 @@ fn settings(workload: bool) -> AgentCoreSettings {
 
 struct Env {
     stack: LocalStack,
-    control: aws_sdk_bedrockagentcorecontrol::Client,
     findings: Recorder,
 }
 
@@ -87,7 +87,6 @@ impl Env {
         let stack = LocalStack::start();
         stack.agentcore.create_workload_identity(WORKLOAD);
         Env {
-            control: stack.agentcore_control(),
             stack,
             findings: Recorder::default(),
         }
@@ -150,14 +149,7 @@ impl Env {
     }
 
     async fn api_key_external(&self, name: &str, secret_id: &str, key: &str) {
-        self.control
-            .create_api_key_credential_provider()
-            .name(name)
-            .api_key_secret_source(SecretSourceType::External)
-            .api_key_secret_config(reference(secret_id, key))
-            .send()
-            .await
-            .expect("create API-key provider");
+        self.stack.external_api_key(name, secret_id, key).await;
     }
 
     async fn managed_oauth2(&self, name: &str, f: &CognitoFixture) {
@@ -1200,14 +1192,7 @@ impl Env {
     async fn consumer_api_key(&self, account: &str, name: &str, secret_arn: &str, key: &str) {
         let control =
             aws_sdk_bedrockagentcorecontrol::Client::new(&self.stack.account_sdk(account).await);
-        control
-            .create_api_key_credential_provider()
-            .name(name)
-            .api_key_secret_source(SecretSourceType::External)
-            .api_key_secret_config(reference(secret_arn, key))
-            .send()
-            .await
-            .expect("create API-key provider in the consumer account");
+        create_external_api_key(&control, name, secret_arn, key).await;
     }
 }
 

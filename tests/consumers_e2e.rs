@@ -18,9 +18,9 @@ use agentcore_rotator::findings::{Resource, ResourceKind};
 use agentcore_rotator_testkit::cross_account::CrossAccount;
 use agentcore_rotator_testkit::moto::{ACCOUNT_ID, REGION};
 use agentcore_rotator_testkit::providers::{
-    api_key_provider_arn, create_external_oauth2, provider_arn, EXAMPLE_DISCOVERY,
+    api_key_provider_arn, create_external_api_key, create_external_oauth2, provider_arn,
+    EXAMPLE_DISCOVERY,
 };
-use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
 use agentcore_rotator::audit::engine::Collected;
@@ -242,9 +242,9 @@ async fn blast_radius_stack() -> (LocalStack, String) {
         "clientSecret",
     )
     .await;
-    api_key(&stack, "gw-key", &closed).await;
+    stack.external_api_key("gw-key", &closed, "apiKey").await;
     let open = secret(&stack.sm, &doc, true).await;
-    api_key(&stack, "quiet-key", &open).await;
+    stack.external_api_key("quiet-key", &open, "apiKey").await;
     let billing = stack.gateway("billing").await;
     stack
         .gateway_target(&billing, "invoices", &provider_arn("gw-oauth"))
@@ -260,24 +260,6 @@ async fn blast_radius_stack() -> (LocalStack, String) {
         .gateway_target(&search, "web", &api_key_provider_arn("quiet-key"))
         .await;
     (stack, closed)
-}
-
-async fn api_key(stack: &LocalStack, name: &str, secret: &str) {
-    stack
-        .agentcore_control()
-        .create_api_key_credential_provider()
-        .name(name)
-        .api_key_secret_source(SecretSourceType::External)
-        .api_key_secret_config(
-            SecretReference::builder()
-                .secret_id(secret)
-                .json_key("apiKey")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create API-key provider");
 }
 
 fn gateways_of(stack: &LocalStack, counter: &CallCounter) -> Arc<AgentCoreGateways> {
@@ -375,7 +357,7 @@ async fn a_healthy_audit_never_reads_gateways() {
     let stack = LocalStack::start();
     let doc = json!({"apiKey": API_KEY}).to_string();
     let open = secret(&stack.sm, &doc, true).await;
-    api_key(&stack, "fine-key", &open).await;
+    stack.external_api_key("fine-key", &open, "apiKey").await;
     let gw = stack.gateway("healthy").await;
     stack
         .gateway_target(&gw, "tools", &api_key_provider_arn("fine-key"))
@@ -517,8 +499,8 @@ async fn the_canary_fires_on_a_rise_in_fetch_failures_after_a_rotation_and_stays
     let rotated = secret(&stack.sm, &doc, true).await;
     let failing = unique("failing-key");
     let steady = unique("steady-key");
-    api_key(&stack, &failing, &rotated).await;
-    api_key(&stack, &steady, &rotated).await;
+    stack.external_api_key(&failing, &rotated, "apiKey").await;
+    stack.external_api_key(&steady, &rotated, "apiKey").await;
     // Ten minutes ago: both five-minute windows and the metric lag are over.
     let switch = SystemTime::now() - Duration::from_secs(600);
     seed_failures(&stack, &failing, switch, 1.0, 7.0).await;
@@ -592,7 +574,7 @@ async fn a_scheduled_audit_never_runs_the_canary() {
     let doc = json!({"apiKey": API_KEY}).to_string();
     let rotated = secret(&stack.sm, &doc, true).await;
     let failing = unique("failing-key");
-    api_key(&stack, &failing, &rotated).await;
+    stack.external_api_key(&failing, &rotated, "apiKey").await;
     seed_failures(
         &stack,
         &failing,
@@ -705,20 +687,7 @@ async fn the_audit_in_a_consumer_account_reports_each_missing_cross_account_gran
         ("p-closed", &closed),
         ("p-awskey", &aws_key),
     ] {
-        control
-            .create_api_key_credential_provider()
-            .name(name)
-            .api_key_secret_source(SecretSourceType::External)
-            .api_key_secret_config(
-                SecretReference::builder()
-                    .secret_id(secret)
-                    .json_key("apiKey")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("create the consumer's provider");
+        create_external_api_key(&control, name, secret, "apiKey").await;
     }
 
     // The audit as the consumer: AgentCore and Secrets Manager with the consumer's credentials.

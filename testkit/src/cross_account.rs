@@ -303,48 +303,29 @@ async fn forward(
     body: Bytes,
     as_key: Option<&str>,
 ) -> Response {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = front
-        .http
-        .request(method, format!("{}{path}", front.moto))
-        .body(body);
-    for (name, value) in headers {
-        if name == "host" || name == "content-length" {
-            continue;
-        }
-        match (name.as_str(), as_key) {
-            ("x-amz-security-token", Some(_)) => continue,
-            ("authorization", Some(owner)) => {
-                let text = value.to_str().unwrap_or_default();
-                let rewritten = match signing_key(headers) {
-                    Some(k) => text.replacen(
-                        &format!("Credential={k}/"),
-                        &format!("Credential={owner}/"),
-                        1,
-                    ),
-                    None => text.to_string(),
-                };
-                if let Ok(v) = HeaderValue::from_str(&rewritten) {
-                    request = request.header(name, v);
-                }
+    let caller = signing_key(headers);
+    let edit = |name: &str, value: &HeaderValue| -> Option<HeaderValue> {
+        match (name, as_key, caller.as_deref()) {
+            ("x-amz-security-token", Some(_), _) => None,
+            ("authorization", Some(owner), Some(key)) => {
+                HeaderValue::from_str(&value.to_str().unwrap_or_default().replacen(
+                    &format!("Credential={key}/"),
+                    &format!("Credential={owner}/"),
+                    1,
+                ))
+                .ok()
             }
-            _ => request = request.header(name, value),
+            _ => Some(value.clone()),
         }
-    }
-    match request.send().await {
-        Ok(r) => {
-            let status = r.status();
-            let mut out = HeaderMap::new();
-            for (name, value) in r.headers() {
-                if name != "content-length" && name != "transfer-encoding" {
-                    out.insert(name.clone(), value.clone());
-                }
-            }
-            let bytes = r.bytes().await.unwrap_or_default();
-            (status, out, bytes).into_response()
-        }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
+    };
+    crate::moto::forward(
+        &front.http,
+        &front.moto,
+        (method, uri, headers),
+        body,
+        &edit,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -174,3 +174,41 @@ pub fn signing_key(headers: &axum::http::HeaderMap) -> Option<String> {
         .next()
         .map(str::to_string)
 }
+
+/// Sends a request on to moto at `base` as it came: same method, path, query and body, every
+/// header but `host` and `content-length` passed through `edit` (`None` drops it). moto does
+/// not check signatures, so a front may change who is asking by editing the Authorization key.
+pub async fn forward(
+    http: &reqwest::Client,
+    base: &str,
+    request: (axum::http::Method, &axum::http::Uri, &axum::http::HeaderMap),
+    body: axum::body::Bytes,
+    edit: &(dyn Fn(&str, &axum::http::HeaderValue) -> Option<axum::http::HeaderValue> + Sync),
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (method, uri, headers) = request;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = http.request(method, format!("{base}{path}")).body(body);
+    for (name, value) in headers {
+        if name == "host" || name == "content-length" {
+            continue;
+        }
+        if let Some(v) = edit(name.as_str(), value) {
+            out = out.header(name, v);
+        }
+    }
+    match out.send().await {
+        Ok(r) => {
+            let status = r.status();
+            let mut headers = axum::http::HeaderMap::new();
+            for (name, value) in r.headers() {
+                if name != "content-length" && name != "transfer-encoding" {
+                    headers.insert(name.clone(), value.clone());
+                }
+            }
+            let bytes = r.bytes().await.unwrap_or_default();
+            (status, headers, bytes).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}

@@ -295,3 +295,23 @@ impl LocalStack {
             .build()
     }
 }
+
+/// Creates EXTERNAL API-key provider `name` reading `key` of `secret`, with `control` (whose
+/// credentials choose the account).
+pub async fn create_external_api_key(control: &Control, name: &str, secret: &str, key: &str) {
+    control
+        .create_api_key_credential_provider()
+        .name(name)
+        .api_key_secret_source(SecretSourceType::External)
+        .api_key_secret_config(secret_ref(secret, key))
+        .send()
+        .await
+        .expect("create API-key provider");
+}
+
+impl LocalStack {
+    /// EXTERNAL API-key provider `name` in the stack's account, reading `key` of `secret`.
+    pub async fn external_api_key(&self, name: &str, secret: &str, key: &str) {
+        create_external_api_key(&self.agentcore_control(), name, secret, key).await;
+    }
+}

@@ -26,7 +26,6 @@ use agentcore_rotator_testkit::moto::{Moto, REGION};
 use agentcore_rotator_testkit::providers::{api_key_provider_arn, provider_arn};
 use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use agentcore_rotator_testkit::stack::LocalStack;
-use aws_sdk_bedrockagentcorecontrol::types::{SecretReference, SecretSourceType};
 use serde_json::{json, Value};
 
 /// A partner API key kept beside the client secret (a demo value, never printed).
@@ -78,24 +77,6 @@ impl Log {
     }
 }
 
-async fn api_key_provider(stack: &LocalStack, name: &str, secret: &str, key: &str) {
-    stack
-        .agentcore_control()
-        .create_api_key_credential_provider()
-        .name(name)
-        .api_key_secret_source(SecretSourceType::External)
-        .api_key_secret_config(
-            SecretReference::builder()
-                .secret_id(secret)
-                .json_key(key)
-                .build()
-                .expect("secret reference"),
-        )
-        .send()
-        .await
-        .expect("create API-key provider");
-}
-
 fn fail(what: &str) -> ! {
     eprintln!("\ndemo failed: {what}");
     std::process::exit(1)
@@ -124,8 +105,12 @@ async fn main() {
     stack
         .external_oauth2("billing-oauth", &f, &f.client_id, "clientSecret")
         .await;
-    api_key_provider(&stack, "partner-key", &f.secret_arn, "apiKey").await;
-    api_key_provider(&stack, "legacy-key", &f.secret_arn, "apikey").await;
+    stack
+        .external_api_key("partner-key", &f.secret_arn, "apiKey")
+        .await;
+    stack
+        .external_api_key("legacy-key", &f.secret_arn, "apikey")
+        .await;
     let billing = stack.gateway("billing").await;
     stack
         .gateway_target(&billing, "invoices", &provider_arn("billing-oauth"))

@@ -124,7 +124,10 @@ async fn sts_or_forward(
     {
         return get_web_identity_token(&s, &form);
     }
-    forward(&s, method, &uri, &headers, body).await
+    crate::moto::forward(&s.http, &s.moto, (method, &uri, &headers), body, &|_, v| {
+        Some(v.clone())
+    })
+    .await
 }
 
 fn sts_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -226,38 +229,4 @@ fn get_web_identity_token(s: &Federation, form: &HashMap<String, String>) -> Res
         uuid::Uuid::new_v4()
     );
     (StatusCode::OK, [("content-type", "text/xml")], body).into_response()
-}
-
-/// Forwards a request to moto as it came (moto does not check signatures).
-async fn forward(
-    s: &Federation,
-    method: Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = s
-        .http
-        .request(method, format!("{}{path}", s.moto))
-        .body(body);
-    for (name, value) in headers {
-        if name != "host" && name != "content-length" {
-            request = request.header(name, value);
-        }
-    }
-    match request.send().await {
-        Ok(r) => {
-            let status = r.status();
-            let mut out = HeaderMap::new();
-            for (name, value) in r.headers() {
-                if name != "content-length" && name != "transfer-encoding" {
-                    out.insert(name.clone(), value.clone());
-                }
-            }
-            let bytes = r.bytes().await.unwrap_or_default();
-            (status, out, bytes).into_response()
-        }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
 }
