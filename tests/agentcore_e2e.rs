@@ -25,7 +25,9 @@ use agentcore_rotator_testkit::conductor::Conductor;
 use agentcore_rotator_testkit::faulty_store::{Call, FaultyStore};
 use agentcore_rotator_testkit::findings_route::{unique, BusToQueue};
 use agentcore_rotator_testkit::moto::{sdk_config_for, Moto, ACCOUNT_ID, REGION};
-use agentcore_rotator_testkit::providers::create_external_api_key;
+use agentcore_rotator_testkit::providers::{
+    api_key_provider_arn, create_external_api_key, create_gateway, create_gateway_target,
+};
 use agentcore_rotator_testkit::security_hub::findings_with_ids;
 use agentcore_rotator_testkit::stack::{CognitoFixture, LocalStack};
 use async_trait::async_trait;
@@ -1330,6 +1332,18 @@ async fn a_policy_pinned_to_the_owner_account_is_reported_for_a_consumer_provide
         .await;
     env.consumer_api_key(CONSUMER, "b-key", &f.secret_arn, "apiKey")
         .await;
+    // A gateway of the consumer's uses its provider; a local one of the same name does not.
+    let consumer =
+        aws_sdk_bedrockagentcorecontrol::Client::new(&env.stack.account_sdk(CONSUMER).await);
+    let b_key = format!(
+        "arn:aws:bedrock-agentcore:{REGION}:{CONSUMER}:token-vault/default/apikeycredentialprovider/b-key"
+    );
+    let gw = create_gateway(&consumer, "consumer-tools").await;
+    create_gateway_target(&consumer, &gw, "billing", &b_key).await;
+    let local_gw = env.stack.gateway("local-tools").await;
+    env.stack
+        .gateway_target(&local_gw, "local", &api_key_provider_arn("local-key"))
+        .await;
     let run = env
         .conductor_with(&consumer_settings(&[CONSUMER], Unreachable::Fail))
         .rotate(&f.secret_arn)
@@ -1346,6 +1360,19 @@ async fn a_policy_pinned_to_the_owner_account_is_reported_for_a_consumer_provide
         "{}",
         finding.description()
     );
+    // Blast radius from the consumer's own gateways.
+    assert!(finding
+        .description()
+        .contains("used by gateway targets consumer-tools/billing"));
+    assert!(!finding.description().contains("local-tools"));
+    let targets: Vec<&str> = finding
+        .resources()
+        .iter()
+        .filter(|r| r.kind() == agentcore_rotator::findings::ResourceKind::GatewayTarget)
+        .map(|r| r.arn_or_id())
+        .collect();
+    assert_eq!(targets.len(), 1);
+    assert!(targets[0].contains(&format!(":{CONSUMER}:gateway/consumer-tools-")));
 }
 
 #[tokio::test]

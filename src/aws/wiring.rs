@@ -15,7 +15,6 @@ use super::metrics::CloudWatchMetrics;
 use super::secrets_manager::SecretsManagerStore;
 use super::secrets_reader::SecretsReader;
 use super::security_hub_history::SecurityHubHistory;
-use crate::agentcore::GatewayDirectory;
 use crate::agentcore::{AgentCoreHooks, AgentCoreSettings, DataPlane};
 use crate::audit::{AuditConfig, Auditor};
 use crate::aws::AwsUpstreams;
@@ -75,13 +74,16 @@ pub fn hooks(
     settings: &AgentCoreSettings,
     emitters: Emitters,
 ) -> AgentCoreHooks {
+    // Consumer accounts' providers and gateways join the local ones (same assumed role).
+    let (directory, gateways) = super::consumers::with_consumers(
+        Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
+        Arc::new(AgentCoreGateways::new(agentcore_sdk, settings, None)),
+        agentcore_sdk,
+        secrets_sdk,
+        settings,
+    );
     AgentCoreHooks {
-        directory: super::consumers::with_consumers(
-            Arc::new(AgentCoreDirectory::new(agentcore_sdk, settings)),
-            agentcore_sdk,
-            secrets_sdk,
-            settings,
-        ),
+        directory,
         secrets: Arc::new(SecretsReader::with_retry(
             secrets_sdk,
             None,
@@ -90,10 +92,7 @@ pub fn hooks(
         data_plane: settings.workload_name.as_deref().map(|w| {
             Arc::new(AgentCoreDataPlane::new(agentcore_sdk, settings, w)) as Arc<dyn DataPlane>
         }),
-        gateways: Some(
-            Arc::new(AgentCoreGateways::new(agentcore_sdk, settings, None))
-                as Arc<dyn GatewayDirectory>,
-        ),
+        gateways: Some(gateways),
         emitters: Arc::new(emitters),
     }
 }

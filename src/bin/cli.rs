@@ -41,7 +41,7 @@ revoked: records that the superseded client secret (AWSPREVIOUS) is revoked in t
 console (tag agentcore-rotator:revoked), which ends the audit's reminder (UPS-007).
 impact: prints what depends on a secret: the credential providers whose references name it
 (OAuth2, API-key and payment providers, per reference; in consumer accounts too when
-ROTATOR_CONSUMER_ROLE_ARNS is set) and this account's gateway targets using each.
+ROTATOR_CONSUMER_ROLE_ARNS is set) and the gateway targets using each, in its own account.
 Reads AgentCore only (List/Get of providers and gateways), never a secret value.";
 
 #[derive(Debug, PartialEq)]
@@ -296,14 +296,15 @@ async fn impact(sdk: &aws_config::SdkConfig, secret: &str, json: bool) -> ExitCo
         }
     };
     // Consumer accounts too, when ROTATOR_CONSUMER_ROLE_ARNS names them.
-    let directory = with_consumers(
+    let (directory, gateways) = with_consumers(
         Arc::new(AgentCoreDirectory::new(sdk, &settings)),
+        Arc::new(AgentCoreGateways::new(sdk, &settings, None)),
         sdk,
         sdk,
         &settings,
     );
-    let gateways = AgentCoreGateways::new(sdk, &settings, None);
-    let found = match agentcore::impact::impact(directory.as_ref(), &gateways, secret).await {
+    let found = match agentcore::impact::impact(directory.as_ref(), gateways.as_ref(), secret).await
+    {
         Ok(found) => found,
         Err(e) => {
             eprintln!("agentcore-rotator: impact failed: {e}");

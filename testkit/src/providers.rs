@@ -207,58 +207,73 @@ pub fn payment_provider_arn(name: &str) -> String {
 impl LocalStack {
     /// An MCP gateway `name` with IAM inbound authorization; returns its id.
     pub async fn gateway(&self, name: &str) -> String {
-        self.agentcore_control()
-            .create_gateway()
-            .name(name)
-            .role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/gateway-{name}"))
-            .protocol_type(GatewayProtocolType::Mcp)
-            .authorizer_type(AuthorizerType::AwsIam)
-            .send()
-            .await
-            .expect("CreateGateway")
-            .gateway_id()
-            .to_string()
+        create_gateway(&self.agentcore_control(), name).await
     }
 
-    /// Target `name` of gateway `gateway_id` (an inline OpenAPI schema) authenticating with
-    /// the provider `provider_arn`: OAUTH for an OAuth2 provider, API_KEY for an API-key one.
+    /// Target `name` of gateway `gateway_id`, authenticating with `provider_arn`
+    /// ([`create_gateway_target`]).
     pub async fn gateway_target(&self, gateway_id: &str, name: &str, provider_arn: &str) {
-        let credential = if provider_arn.contains("/oauth2credentialprovider/") {
-            CredentialProviderConfiguration::builder()
-                .credential_provider_type(CredentialProviderType::Oauth)
-                .credential_provider(CredentialProvider::OauthCredentialProvider(
-                    OAuthCredentialProvider::builder()
-                        .provider_arn(provider_arn)
-                        .scopes("invoices.read")
-                        .build()
-                        .expect("OAuth credential provider"),
-                ))
-        } else {
-            CredentialProviderConfiguration::builder()
-                .credential_provider_type(CredentialProviderType::ApiKey)
-                .credential_provider(CredentialProvider::ApiKeyCredentialProvider(
-                    GatewayApiKeyCredentialProvider::builder()
-                        .provider_arn(provider_arn)
-                        .build()
-                        .expect("API key credential provider"),
-                ))
-        };
-        self.agentcore_control()
-            .create_gateway_target()
-            .gateway_identifier(gateway_id)
-            .name(name)
-            .target_configuration(TargetConfiguration::Mcp(
-                McpTargetConfiguration::OpenApiSchema(ApiSchemaConfiguration::InlinePayload(
-                    r#"{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{}}"#.into(),
-                )),
-            ))
-            .credential_provider_configurations(
-                credential.build().expect("credential configuration"),
-            )
-            .send()
-            .await
-            .expect("CreateGatewayTarget");
+        create_gateway_target(&self.agentcore_control(), gateway_id, name, provider_arn).await;
     }
+}
+
+/// An MCP gateway `name` with IAM inbound authorization, created with `control` (whose
+/// credentials choose the account); returns its id.
+pub async fn create_gateway(control: &Control, name: &str) -> String {
+    control
+        .create_gateway()
+        .name(name)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/gateway-{name}"))
+        .protocol_type(GatewayProtocolType::Mcp)
+        .authorizer_type(AuthorizerType::AwsIam)
+        .send()
+        .await
+        .expect("CreateGateway")
+        .gateway_id()
+        .to_string()
+}
+
+/// Target `name` of gateway `gateway_id` (an inline OpenAPI schema) authenticating with the
+/// provider `provider_arn`: OAUTH for an OAuth2 provider, API_KEY for an API-key one.
+pub async fn create_gateway_target(
+    control: &Control,
+    gateway_id: &str,
+    name: &str,
+    provider_arn: &str,
+) {
+    let credential = if provider_arn.contains("/oauth2credentialprovider/") {
+        CredentialProviderConfiguration::builder()
+            .credential_provider_type(CredentialProviderType::Oauth)
+            .credential_provider(CredentialProvider::OauthCredentialProvider(
+                OAuthCredentialProvider::builder()
+                    .provider_arn(provider_arn)
+                    .scopes("invoices.read")
+                    .build()
+                    .expect("OAuth credential provider"),
+            ))
+    } else {
+        CredentialProviderConfiguration::builder()
+            .credential_provider_type(CredentialProviderType::ApiKey)
+            .credential_provider(CredentialProvider::ApiKeyCredentialProvider(
+                GatewayApiKeyCredentialProvider::builder()
+                    .provider_arn(provider_arn)
+                    .build()
+                    .expect("API key credential provider"),
+            ))
+    };
+    control
+        .create_gateway_target()
+        .gateway_identifier(gateway_id)
+        .name(name)
+        .target_configuration(TargetConfiguration::Mcp(
+            McpTargetConfiguration::OpenApiSchema(ApiSchemaConfiguration::InlinePayload(
+                r#"{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{}}"#.into(),
+            )),
+        ))
+        .credential_provider_configurations(credential.build().expect("credential configuration"))
+        .send()
+        .await
+        .expect("CreateGatewayTarget");
 }
 
 /// The ARN the emulator gives API-key provider `name`.
