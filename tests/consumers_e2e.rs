@@ -21,6 +21,10 @@ use agentcore_rotator_testkit::providers::{
     api_key_provider_arn, create_external_api_key, create_external_oauth2, provider_arn,
     EXAMPLE_DISCOVERY,
 };
+use aws_sdk_bedrockagentcorecontrol::types::{
+    CredentialProviderVendorType, CustomOauth2ProviderConfigInput, Oauth2Discovery,
+    Oauth2ProviderConfigInput,
+};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
 use agentcore_rotator::audit::engine::Collected;
@@ -479,6 +483,25 @@ async fn seed_failures(
     }
 }
 
+/// A MANAGED OAuth2 provider `name` of OAuth client `client` (AgentCore keeps the secret).
+async fn managed_oauth2(stack: &LocalStack, name: &str, client: &str) {
+    stack
+        .agentcore_control()
+        .create_oauth2_credential_provider()
+        .name(name)
+        .credential_provider_vendor(CredentialProviderVendorType::CustomOauth2)
+        .oauth2_provider_config_input(Oauth2ProviderConfigInput::CustomOauth2ProviderConfig(
+            CustomOauth2ProviderConfigInput::builder()
+                .client_id(client)
+                .client_secret("managed-copy-of-the-secret-0123456789")
+                .oauth_discovery(Oauth2Discovery::DiscoveryUrl(EXAMPLE_DISCOVERY.into()))
+                .build(),
+        ))
+        .send()
+        .await
+        .expect("create MANAGED OAuth2 provider");
+}
+
 /// The `RotationSucceeded` event Secrets Manager sends through CloudTrail, for `secret`, at
 /// `at`.
 fn rotation_succeeded(secret: &str, at: SystemTime) -> Trigger {
@@ -494,17 +517,25 @@ fn rotation_succeeded(secret: &str, at: SystemTime) -> Trigger {
 #[tokio::test]
 async fn the_canary_fires_on_a_rise_in_fetch_failures_after_a_rotation_and_stays_quiet_otherwise() {
     let stack = LocalStack::start();
-    let doc =
-        json!({"clientSecret": "canary-client-secret-0123456789", "apiKey": API_KEY}).to_string();
+    let client = unique("client");
+    let doc = json!({"clientId": client, "clientSecret": "canary-client-secret-0123456789", "apiKey": API_KEY}).to_string();
     let rotated = secret(&stack.sm, &doc, true).await;
     let failing = unique("failing-key");
     let steady = unique("steady-key");
     stack.external_api_key(&failing, &rotated, "apiKey").await;
     stack.external_api_key(&steady, &rotated, "apiKey").await;
+    // MANAGED providers keep their own copy: the one of the rotated client is watched too, the
+    // one of another client is not.
+    let managed = unique("managed-oauth");
+    let other_client = unique("other-managed");
+    managed_oauth2(&stack, &managed, &client).await;
+    managed_oauth2(&stack, &other_client, "some-other-client").await;
     // Ten minutes ago: both five-minute windows and the metric lag are over.
     let switch = SystemTime::now() - Duration::from_secs(600);
     seed_failures(&stack, &failing, switch, 1.0, 7.0).await;
     seed_failures(&stack, &steady, switch, 2.0, 2.0).await;
+    seed_failures(&stack, &managed, switch, 0.0, 4.0).await;
+    seed_failures(&stack, &other_client, switch, 0.0, 4.0).await;
 
     let counter = CallCounter::new();
     let out = Arc::new(Collected::default());
@@ -523,8 +554,15 @@ async fn the_canary_fires_on_a_rise_in_fetch_failures_after_a_rotation_and_stays
         .iter()
         .filter(|f| f.rule_id() == "ROT-004")
         .collect();
-    assert_eq!(rose.len(), 1, "{findings:#?}");
-    let f = rose[0];
+    assert_eq!(rose.len(), 2, "{findings:#?}");
+    assert!(rose.iter().any(|f| f.description().contains(&managed)));
+    assert!(rose
+        .iter()
+        .all(|f| !f.description().contains(&other_client)));
+    let f = rose
+        .iter()
+        .find(|f| f.description().contains(&failing))
+        .unwrap();
     assert!(f
         .resources()
         .iter()

@@ -21,6 +21,7 @@ use crate::agentcore::{
     SecretIdentity, SecretSource,
 };
 use crate::findings::{Emitters, Finding, Scope, Timestamp};
+use crate::secrets::{Observed, ValueShape};
 use crate::upstream::UpstreamDirectory;
 
 use super::collect::{list_all, Collector};
@@ -329,15 +330,24 @@ impl Auditor {
             summary.duration_ms = started.elapsed().as_millis() as u64;
             return Ok(AuditOutcome::Complete(summary));
         };
+        let canary_on = self.config.canary && self.canary.is_some() && trigger.rotated_at.is_some();
+        // MANAGED providers keep their own copy of a client's secret: a rotation that cuts the
+        // old secret off breaks them first. They join the canary of the secret of their client
+        // (taken before the grouping, which leaves them out of a targeted audit).
+        let canary_managed: Vec<ProviderRef> = match canary_on {
+            true => providers
+                .iter()
+                .filter(|p| p.source == SecretSource::Managed && p.client_id.is_some())
+                .cloned()
+                .collect(),
+            false => Vec::new(),
+        };
         let (mut units, loose) = group(providers, &trigger.scope, &selector);
         // The waves consume `units`; the canary needs the rotated secrets' providers after them.
-        let canary_units: Vec<(String, Vec<ProviderRef>)> =
-            match (self.config.canary, &self.canary, trigger.rotated_at) {
-                (true, Some(_), Some(_)) => {
-                    units.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                }
-                _ => Vec::new(),
-            };
+        let mut canary_units: Vec<(String, Vec<ProviderRef>)> = match canary_on {
+            true => units.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            false => Vec::new(),
+        };
         // Only what referenced secrets need is kept past this point.
         collector.retain_listed(|arn| units.contains_key(arn));
         let previous = Box::pin(self.history.active(&scope)).await;
@@ -385,6 +395,23 @@ impl Auditor {
                 covered.insert(r.clone());
                 if let Some(f) = secrets.get(r) {
                     covered.insert(f.arn().to_string());
+                    if let (
+                        Some((_, watched)),
+                        Some(Observed::Ok(ValueShape::Object {
+                            client_id: Some(client),
+                            ..
+                        })),
+                    ) = (
+                        canary_units.iter_mut().find(|(k, _)| k == r),
+                        f.current.as_ref(),
+                    ) {
+                        watched.extend(
+                            canary_managed
+                                .iter()
+                                .filter(|p| p.client_id.as_deref() == Some(client.as_str()))
+                                .cloned(),
+                        );
+                    }
                 }
                 for p in units.remove(r).unwrap_or_default() {
                     covered.insert(p.arn.clone());
