@@ -2,7 +2,9 @@
 //! the AgentCore Identity emulator and the Cognito simulator, reached by the real SDK clients
 //! through endpoint configuration only; and the operator CLI binary against the same stack.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -100,18 +102,6 @@ async fn setup() -> Setup {
     }
 }
 
-fn by_rule(findings: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in findings.iter().filter(|f| f.is_active()) {
-        for r in f.resources() {
-            out.entry(f.rule_id().to_string())
-                .or_default()
-                .insert(r.arn_or_id().to_string());
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_quiet_on_the_healthy_one(
 ) {
@@ -131,7 +121,7 @@ async fn a_full_audit_on_the_local_stack_fires_each_broken_reference_and_stays_q
         .await
         .unwrap();
     let findings = out.take();
-    let rules = by_rule(&findings);
+    let rules = common::by_rule(&findings);
     let has = |rule: &str, resource: &str| rules.get(rule).is_some_and(|r| r.contains(resource));
 
     assert!(has("REF-001", &provider_arn("dangling")), "{rules:?}");
@@ -435,7 +425,7 @@ async fn a_rotation_function_that_no_longer_exists_fires_sec_004_and_an_existing
         .run(&Trigger::parse(&json!({})).unwrap(), None)
         .await
         .unwrap();
-    let rules = by_rule(&out.take());
+    let rules = common::by_rule(&out.take());
     let sec004 = rules.get("SEC-004").cloned().unwrap_or_default();
     assert!(sec004.contains(&orphaned), "{rules:?}");
     assert!(!sec004.contains(&kept), "{rules:?}");

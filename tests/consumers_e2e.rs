@@ -3,7 +3,9 @@
 //! targets that depend on a provider (blast radius, `agentcore-rotator impact`), and the
 //! post-rotation canary over moto's CloudWatch.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -62,18 +64,6 @@ async fn secret(sm: &aws_sdk_secretsmanager::Client, value: &str, allow: bool) -
             .expect("PutResourcePolicy");
     }
     arn
-}
-
-fn by_rule(findings: &[Finding]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in findings.iter().filter(|f| f.is_active()) {
-        for r in f.resources() {
-            out.entry(f.rule_id().to_string())
-                .or_default()
-                .insert(r.arn_or_id().to_string());
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -169,7 +159,7 @@ async fn every_ref_rule_fires_for_payment_providers_and_a_healthy_one_stays_quie
         .await
         .unwrap();
     let findings = out.take();
-    let rules = by_rule(&findings);
+    let rules = common::by_rule(&findings);
     let fired = |rule: &str, provider: &str| {
         rules
             .get(rule)

@@ -73,3 +73,19 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
         self.clone()
     }
 }
+
+/// Active findings' resource ids by rule id.
+pub fn by_rule(
+    findings: &[agentcore_rotator::findings::Finding],
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for f in findings.iter().filter(|f| f.is_active()) {
+        for r in f.resources() {
+            out.entry(f.rule_id().to_string())
+                .or_default()
+                .insert(r.arn_or_id().to_string());
+        }
+    }
+    out
+}
