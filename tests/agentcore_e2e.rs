@@ -329,22 +329,7 @@ async fn a_missing_resource_policy_is_reported_as_ref_005_and_not_rolled_back() 
 async fn a_kms_key_policy_without_agentcore_decrypt_is_reported_as_ref_006_only() {
     let env = Env::start();
     let f = env.fixture().await;
-    let kms = aws_sdk_kms::Client::new(&Moto::shared().sdk_config());
-    let root_only = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-        "Action": "kms:*", "Resource": "*"
-    }]});
-    let key = kms
-        .create_key()
-        .policy(root_only.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string();
+    let key = env.stack.root_only_key().await;
     env.stack
         .sm
         .update_secret()

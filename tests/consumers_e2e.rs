@@ -35,7 +35,7 @@ use agentcore_rotator::audit::{AuditConfig, Trigger};
 use agentcore_rotator::aws::call_counter::CallCounter;
 use agentcore_rotator::findings::Finding;
 use agentcore_rotator_testkit::findings_route::unique;
-use agentcore_rotator_testkit::moto::{sdk_config_for, Moto};
+use agentcore_rotator_testkit::moto::sdk_config_for;
 use agentcore_rotator_testkit::providers::payment_provider_arn;
 use agentcore_rotator_testkit::stack::LocalStack;
 use serde_json::json;
@@ -117,22 +117,7 @@ async fn every_ref_rule_fires_for_payment_providers_and_a_healthy_one_stays_quie
         .coinbase_payment("pay-closed", (&closed, "apiKey"), None)
         .await;
     // REF-006: a customer key whose policy does not let AgentCore decrypt.
-    let kms = aws_sdk_kms::Client::new(&Moto::shared().sdk_config());
-    let root_only = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-        "Action": "kms:*", "Resource": "*"
-    }]});
-    let key = kms
-        .create_key()
-        .policy(root_only.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string();
+    let key = stack.root_only_key().await;
     let sealed = secret(&sm, &doc, true).await;
     sm.update_secret()
         .secret_id(&sealed)
@@ -634,22 +619,12 @@ const CONSUMER: &str = "222233334444";
 /// A customer managed key in the stack's account that the consumer's role and the AgentCore
 /// service may decrypt with.
 async fn shared_key(stack: &LocalStack) -> String {
-    let kms = aws_sdk_kms::Client::new(&stack.moto.sdk_config());
     let policy = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")}, "Action": "kms:*", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{CONSUMER}:role/testkit-admin")}, "Action": "kms:Decrypt", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"Service": "bedrock-agentcore.amazonaws.com"}, "Action": "kms:Decrypt", "Resource": "*"}
     ]});
-    kms.create_key()
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
+    stack.kms_key(&policy).await
 }
 
 /// A secret of the stack's account whose policy grants the consumer's role the audit's reads

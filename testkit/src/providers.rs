@@ -330,3 +330,28 @@ impl LocalStack {
         create_external_api_key(&self.agentcore_control(), name, secret, key).await;
     }
 }
+
+impl LocalStack {
+    /// A customer managed key in moto with key policy `policy`; returns its ARN.
+    pub async fn kms_key(&self, policy: &serde_json::Value) -> String {
+        aws_sdk_kms::Client::new(&self.moto.sdk_config())
+            .create_key()
+            .policy(policy.to_string())
+            .send()
+            .await
+            .expect("CreateKey")
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .expect("key ARN")
+            .to_string()
+    }
+
+    /// A customer managed key only the account root may use: AgentCore cannot decrypt with it.
+    pub async fn root_only_key(&self) -> String {
+        self.kms_key(&json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")},
+            "Action": "kms:*", "Resource": "*"
+        }]}))
+        .await
+    }
+}
