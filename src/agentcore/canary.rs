@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::discovery::{ProviderKind, ProviderRef};
-use super::report::{provider_resource, scope_of};
-use crate::findings::{catalogue, Finding, Resource, Timestamp};
+use super::report::{rotation_finding, scope_of};
+use crate::findings::{catalogue, Finding, Timestamp};
 
 pub const NAMESPACE: &str = "AWS/Bedrock-AgentCore";
 pub const METRIC: &str = "WorkloadAccessTokenFetchFailures";
@@ -128,18 +128,16 @@ pub async fn check(
             windows.switch.to_rfc3339(),
             c.before,
         );
-        let resources = [provider_resource(p), Resource::secret(secret_arn)];
-        match resources.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(resources) => match Finding::new(
-                &catalogue::ROT_FETCH_FAILURES_ROSE,
-                &scope,
-                resources,
-                detail,
-                now,
-            ) {
-                Ok(f) => findings.push(f),
-                Err(e) => tracing::warn!(error = %e, "could not build a canary finding"),
-            },
+        // One of the rotation's outcomes: the secret and the provider, as ROT-001/002 name them.
+        match rotation_finding(
+            &catalogue::ROT_FETCH_FAILURES_ROSE,
+            &scope,
+            secret_arn,
+            &[*p],
+            detail,
+            now,
+        ) {
+            Ok(f) => findings.push(f),
             Err(e) => tracing::warn!(error = %e, "could not build a canary finding"),
         }
     }

@@ -245,7 +245,7 @@ pub fn evaluate(p: &ProviderRef, facts: Option<ReferenceFacts<'_>>, home_region:
     };
     let provider_region = super::references::arn_region(&p.arn).unwrap_or(home_region);
     // The service reads on behalf of the provider's account (a consumer account may hold it).
-    let provider_account = p.arn.split(':').nth(4).filter(|a| !a.is_empty());
+    let provider_account = super::references::arn_account(&p.arn);
     let secret_region = match facts.lookup {
         Lookup::CrossRegion { region } => Some(region.as_str()),
         _ => super::references::arn_region(facts.reference),

@@ -54,6 +54,15 @@ pub fn referencing<'a>(
         .collect()
 }
 
+/// The account in an ARN (`arn:partition:service:region:account:…`), if it has one.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next() == Some("arn"))
+        .then(|| parts.nth(3))
+        .flatten()
+        .filter(|a| !a.is_empty())
+}
+
 /// The Region in an ARN (`arn:partition:service:region:…`), if it has one.
 pub fn arn_region(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(5, ':');
@@ -161,5 +170,9 @@ mod tests {
         assert_eq!(arn_region(OURS), Some("us-east-1"));
         assert_eq!(arn_region("arn:aws:iam::1:role/x"), None);
         assert_eq!(arn_region("plain-name"), None);
+        assert_eq!(arn_account(OURS), Some("111122223333"));
+        assert_eq!(arn_account("arn:aws:iam::1:role/x"), Some("1"));
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
+        assert_eq!(arn_account("plain-name"), None);
     }
 }

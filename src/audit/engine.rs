@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 
 use crate::agentcore::canary::{self, FailureMetrics, Windows};
+use crate::agentcore::references::arn_account;
 use crate::agentcore::{
     AgentCoreError, BlastRadius, GatewayDirectory, ProviderDirectory, ProviderKind, ProviderRef,
     SecretIdentity, SecretSource,
@@ -322,7 +323,7 @@ impl Auditor {
             .or_else(|| {
                 providers
                     .iter()
-                    .find_map(|p| p.arn.split(':').nth(4).map(str::to_string))
+                    .find_map(|p| arn_account(&p.arn).map(str::to_string))
             });
         let Some(scope) = account.and_then(|a| Scope::new(a, &self.region).ok()) else {
             // No account and no provider: nothing to audit, nothing to attribute findings to.

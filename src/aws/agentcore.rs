@@ -31,7 +31,7 @@ pub fn retry_config(settings: &AgentCoreSettings) -> RetryConfig {
         .with_initial_backoff(settings.initial_backoff)
 }
 
-fn error<E>(operation: &'static str, err: &E) -> AgentCoreError
+pub(super) fn error<E>(operation: &'static str, err: &E) -> AgentCoreError
 where
     E: ProvideErrorMetadata + std::error::Error,
 {
@@ -39,6 +39,20 @@ where
         operation,
         message: super::errors::error_summary(err),
     }
+}
+
+/// The control-plane client every AgentCore adapter reads through: the explicit retry, and
+/// every attempt counted by `counter` when given.
+pub(super) fn control_client(
+    sdk: &SdkConfig,
+    settings: &AgentCoreSettings,
+    counter: Option<&CallCounter>,
+) -> control::Client {
+    let mut conf = control::config::Builder::from(sdk).retry_config(retry_config(settings));
+    if let Some(c) = counter {
+        conf = conf.interceptor(c.clone());
+    }
+    control::Client::from_conf(conf.build())
 }
 
 /// Lists and gets every credential provider of both kinds: Gets start while later List pages
@@ -60,12 +74,8 @@ impl AgentCoreDirectory {
         settings: &AgentCoreSettings,
         counter: Option<&CallCounter>,
     ) -> Self {
-        let mut conf = control::config::Builder::from(sdk).retry_config(retry_config(settings));
-        if let Some(c) = counter {
-            conf = conf.interceptor(c.clone());
-        }
         Self {
-            client: control::Client::from_conf(conf.build()),
+            client: control_client(sdk, settings, counter),
             concurrency: settings.concurrency.max(1),
         }
     }

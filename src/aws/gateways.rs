@@ -6,6 +6,7 @@ use aws_sdk_bedrockagentcorecontrol as control;
 use control::types::CredentialProvider;
 use tokio::task::JoinSet;
 
+use super::agentcore::{control_client, error};
 use crate::agentcore::discovery::AgentCoreError;
 use crate::agentcore::gateways::{GatewayDirectory, GatewayMap, GatewayTargetRef};
 use crate::agentcore::settings::AgentCoreSettings;
@@ -26,25 +27,10 @@ impl AgentCoreGateways {
         settings: &AgentCoreSettings,
         counter: Option<&CallCounter>,
     ) -> Self {
-        let mut conf = control::config::Builder::from(sdk)
-            .retry_config(super::agentcore::retry_config(settings));
-        if let Some(c) = counter {
-            conf = conf.interceptor(c.clone());
-        }
         Self {
-            client: control::Client::from_conf(conf.build()),
+            client: control_client(sdk, settings, counter),
             concurrency: settings.concurrency.max(1),
         }
-    }
-}
-
-fn error<E>(operation: &'static str, err: &E) -> AgentCoreError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
-{
-    AgentCoreError {
-        operation,
-        message: super::errors::error_summary(err),
     }
 }
 

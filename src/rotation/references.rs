@@ -12,6 +12,7 @@
 use super::{client_ref, RotationError, Rotator};
 use crate::agentcore::check::{self, kind_label, who, KeyProblem, Problem};
 use crate::agentcore::probe::ProbeFailure;
+use crate::agentcore::references::arn_account;
 use crate::agentcore::report;
 use crate::agentcore::{referencing, AgentCoreHooks, BlastRadius, ProviderKind, ProviderRef, Via};
 use crate::findings::catalogue as rules;
@@ -160,8 +161,7 @@ async fn probe(
     secret_arn: &str,
 ) -> Option<ProbeResult> {
     let dp = ac.data_plane.as_ref()?;
-    let account = |arn: &str| arn.split(':').nth(4).map(str::to_string);
-    if account(&p.arn) != account(secret_arn) {
+    if arn_account(&p.arn) != arn_account(secret_arn) {
         return None;
     }
     Some(match p.kind {

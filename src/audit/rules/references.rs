@@ -5,6 +5,7 @@
 //! path raised it.
 
 use crate::agentcore::check;
+use crate::agentcore::references::arn_account;
 use crate::agentcore::report::problem_finding;
 use crate::agentcore::ProviderRef;
 use crate::audit::snapshot::{Lookup, Snapshot};
@@ -38,8 +39,8 @@ fn provider(snapshot: &Snapshot, p: &ProviderRef, ctx: &RuleContext, out: &mut E
             .key
             .and_then(|k| k.key_arn.as_deref())
             .or_else(|| f.meta().and_then(|m| m.customer_key()))
-            .and_then(|arn| arn.split(':').nth(4));
-        if key_account.is_some_and(|a| !a.is_empty() && a != ctx.scope.account_id()) {
+            .and_then(arn_account);
+        if key_account.is_some_and(|a| a != ctx.scope.account_id()) {
             view.key = None;
         }
         view
