@@ -1207,3 +1207,180 @@ async fn no_emulator_error_or_debug_output_contains_a_secret_value() {
     assert!(!printed.contains("super-secret-value"));
     assert!(!format!("{:?}", env.emu).contains("super-secret-value"));
 }
+
+// ------------------------------------------------------------------ payment providers, gateways
+
+#[tokio::test]
+async fn payment_providers_support_create_get_list_update_and_delete_with_the_sdk_shapes() {
+    use aws_sdk_bedrockagentcorecontrol::types::{
+        CoinbaseCdpConfigurationInput, PaymentCredentialProviderVendorType as PayVendor,
+        PaymentProviderConfigurationInput as PayInput,
+        PaymentProviderConfigurationOutput as PayOut,
+    };
+    let env = env();
+    let secret = customer_secret(
+        &env.sm,
+        r#"{"apiKey":"k-0123456789","wallet":"w-0123456789"}"#,
+    )
+    .await;
+    let config = |wallet_key: &str| {
+        PayInput::CoinbaseCdpConfiguration(
+            CoinbaseCdpConfigurationInput::builder()
+                .api_key_id("organizations/o/apiKeys/k")
+                .api_key_secret("")
+                .api_key_secret_source(SecretSourceType::External)
+                .api_key_secret_config(reference(&secret, "apiKey"))
+                .wallet_secret("")
+                .wallet_secret_source(SecretSourceType::External)
+                .wallet_secret_config(reference(&secret, wallet_key))
+                .build()
+                .unwrap(),
+        )
+    };
+    let name = unique("pay");
+    let created = env
+        .control
+        .create_payment_credential_provider()
+        .name(&name)
+        .credential_provider_vendor(PayVendor::CoinbaseCdp)
+        .provider_configuration_input(config("wallet"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.credential_provider_arn().starts_with(&format!(
+        "arn:aws:acps:{REGION}:{ACCOUNT_ID}:token-vault/default/paymentcredentialprovider/"
+    )));
+    let got = env
+        .control
+        .get_payment_credential_provider()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let Some(PayOut::CoinbaseCdpConfiguration(c)) = got.provider_configuration_output() else {
+        panic!("{got:?}");
+    };
+    assert_eq!(c.wallet_secret_json_key(), Some("wallet"));
+    assert_eq!(
+        c.api_key_secret_arn().map(|s| s.secret_arn()),
+        Some(secret.as_str())
+    );
+    assert_eq!(c.wallet_secret_source(), Some(&SecretSourceType::External));
+    let listed = env
+        .control
+        .list_payment_credential_providers()
+        .max_results(20)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed
+        .credential_providers()
+        .iter()
+        .any(|p| p.name() == name));
+    // The model's page size bound, and a missing secret, are refused as the service does.
+    let too_big = env
+        .control
+        .list_payment_credential_providers()
+        .max_results(21)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        too_big.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
+    env.control
+        .update_payment_credential_provider()
+        .name(&name)
+        .credential_provider_vendor(PayVendor::CoinbaseCdp)
+        .provider_configuration_input(config("apiKey"))
+        .send()
+        .await
+        .unwrap();
+    let got = env
+        .control
+        .get_payment_credential_provider()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let Some(PayOut::CoinbaseCdpConfiguration(c)) = got.provider_configuration_output() else {
+        panic!("{got:?}");
+    };
+    assert_eq!(c.wallet_secret_json_key(), Some("apiKey"));
+    env.control
+        .delete_payment_credential_provider()
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let gone = env
+        .control
+        .get_payment_credential_provider()
+        .name(&name)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gone.into_service_error().is_resource_not_found_exception());
+}
+
+#[tokio::test]
+async fn gateway_targets_are_listed_and_described_with_their_credential_provider() {
+    use agentcore_rotator_testkit::providers::{create_gateway, create_gateway_target};
+    let env = env();
+    let secret = customer_secret(&env.sm, r#"{"apiKey":"k-0123456789"}"#).await;
+    let provider = unique("gw-key");
+    create_external_api_key(&env, &provider, &secret, "apiKey").await;
+    let arn = format!(
+        "arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:token-vault/default/apikeycredentialprovider/{provider}"
+    );
+    let gateway = create_gateway(&env.control, "tools").await;
+    assert!(gateway.starts_with("tools-") && gateway.len() == "tools-".len() + 10);
+    for t in ["alpha", "beta", "gamma"] {
+        create_gateway_target(&env.control, &gateway, t, &arn).await;
+    }
+    // The SDK's paginator over ListGatewayTargets, one item per page.
+    let mut ids = Vec::new();
+    let mut pages = env
+        .control
+        .list_gateway_targets()
+        .gateway_identifier(&gateway)
+        .max_results(1)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(t) = pages.next().await {
+        ids.push(t.unwrap().target_id().to_string());
+    }
+    assert_eq!(ids.len(), 3);
+    let target = env
+        .control
+        .get_gateway_target()
+        .gateway_identifier(&gateway)
+        .target_id(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    let uses = target.credential_provider_configurations()[0]
+        .credential_provider()
+        .and_then(|c| c.as_api_key_credential_provider().ok())
+        .map(|p| p.provider_arn().to_string());
+    assert_eq!(uses.as_deref(), Some(arn.as_str()));
+    assert!(target
+        .gateway_arn()
+        .ends_with(&format!(":gateway/{gateway}")));
+    // An unknown gateway is not found.
+    let missing = env
+        .control
+        .get_gateway_target()
+        .gateway_identifier("nope-0123456789")
+        .target_id(&ids[0])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(missing
+        .into_service_error()
+        .is_resource_not_found_exception());
+    let listed = env.control.list_gateways().send().await.unwrap();
+    assert!(listed.items().iter().any(|g| g.gateway_id() == gateway));
+}
