@@ -168,8 +168,6 @@ impl IdpAdmin {
     }
 }
 
-/// A base URL (scheme, host, port; https, or http on loopback with
-/// `ROTATOR_ALLOW_LOOPBACK_HTTP`) and the admin client id, both set or both unset.
 /// Which parts a deployment-set IdP URL may have besides scheme, host and port.
 #[derive(Clone, Copy, PartialEq)]
 enum UrlShape {
@@ -214,6 +212,7 @@ fn deployment_url(
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// A base URL (checked by [`deployment_url`]) and the admin client id, both set or both unset.
 fn admin_client(
     env: &Settings<impl Fn(&str) -> Option<String>>,
     origins: &OriginPolicy,

@@ -72,7 +72,7 @@ pub async fn stage(sm: &Client, secret_id: &str, value: SecretString) -> Result<
     );
     obj.remove("clientSecretId");
     obj.remove("rotationState");
-    let version_id = uuid_v4()?;
+    let version_id = client_request_token()?;
     sm.put_secret_value()
         .secret_id(secret_id)
         .client_request_token(&version_id)
@@ -94,7 +94,7 @@ pub async fn stage(sm: &Client, secret_id: &str, value: SecretString) -> Result<
         .rotate_secret()
         .secret_id(secret_id)
         .set_rotation_lambda_arn(lambda)
-        .client_request_token(uuid_v4()?)
+        .client_request_token(client_request_token()?)
         .send()
         .await
     {
@@ -135,8 +135,9 @@ pub async fn mark_revoked(sm: &Client, secret_id: &str) -> Result<String, String
     Ok(previous)
 }
 
-/// A fresh ClientRequestToken in UUID layout (32 random hex digits).
-fn uuid_v4() -> Result<String, String> {
+/// A fresh ClientRequestToken in UUID layout (32 random hex digits; not an RFC 4122 v4 UUID,
+/// which Secrets Manager does not require).
+fn client_request_token() -> Result<String, String> {
     let h = random_secret(b"0123456789abcdef", 32).map_err(|e| e.to_string())?;
     let h = h.expose();
     Ok(format!(

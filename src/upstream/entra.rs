@@ -99,7 +99,9 @@ impl Entra {
             .to_string();
         let text = printable_detail(&format!("{code}: {message}"));
         let lower = format!("{code} {message}").to_ascii_lowercase();
-        if lower.contains("policy") {
+        // A policy refusal is a 400; a 403 or a 429 that mentions a policy (Conditional Access,
+        // throttling) is not an app management policy.
+        if f.status.as_u16() == 400 && lower.contains("policy") {
             let policy = if lower.contains("lifetime") || lower.contains("enddatetime") {
                 "passwordLifetime"
             } else {
@@ -193,12 +195,7 @@ impl Upstream for Entra {
         new: &NewSecret<'_>,
     ) -> Result<AddedSecret, UpstreamError> {
         const OP: &str = "addPassword";
-        let end = SystemTime::now() + new.expires_after;
-        let end = Timestamp::from_millis(
-            end.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as u64,
-        );
+        let end = Timestamp::from(SystemTime::now() + new.expires_after);
         let body = json!({"passwordCredential": {
             "displayName": new.label,
             "endDateTime": end.to_rfc3339(),

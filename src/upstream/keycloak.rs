@@ -177,10 +177,15 @@ impl Keycloak {
             )));
         }
         Ok(ClientState {
-            uuid: text(rep.get("id")).ok_or(UpstreamError::Call {
-                operation: OP,
-                message: "the client representation has no id".into(),
-            })?,
+            // The id goes into admin URL paths: only a path-safe one is taken.
+            uuid: text(rep.get("id"))
+                .filter(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                .ok_or(UpstreamError::Call {
+                    operation: OP,
+                    message: "the client representation has no usable id".into(),
+                })?,
             current: secret(text(rep.get("secret")))?,
             current_created: epoch(CREATION),
             rotated: secret(text(attr(ROTATED)))?,

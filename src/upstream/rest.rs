@@ -66,7 +66,7 @@ impl Rest {
                 });
             }
             let status = response.status();
-            let retry_after = retry_after(response.headers());
+            let retry_after = retry_after(response.headers(), status);
             let bytes =
                 http::read_capped(response, BODY_LIMIT)
                     .await
@@ -133,13 +133,17 @@ impl Failure {
     }
 }
 
-/// `Retry-After` in seconds (HTTP dates are rare from IdPs and treated as absent), else Okta's
-/// `X-Rate-Limit-Reset` (the epoch second the limit resets), capped so a huge value cannot
+/// `Retry-After` in seconds (HTTP dates are rare from IdPs and treated as absent), else, for a
+/// 429, Okta's `X-Rate-Limit-Reset` (the epoch second the limit resets; Okta sends it on every
+/// answer, so on a 503 it says nothing about when to retry), capped so a huge value cannot
 /// overflow anything.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+fn retry_after(headers: &reqwest::header::HeaderMap, status: StatusCode) -> Option<Duration> {
     let header = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
     if let Some(secs) = header("retry-after") {
         return Some(Duration::from_secs(secs.min(3600)));
+    }
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
     }
     let reset = header("x-rate-limit-reset")?;
     let now = std::time::SystemTime::now()
@@ -187,29 +191,55 @@ mod tests {
     #[test]
     fn retry_after_comes_from_retry_after_or_oktas_reset_time() {
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "3".into())])),
+            retry_after(
+                &headers(&[("retry-after", "3".into())]),
+                StatusCode::TOO_MANY_REQUESTS
+            ),
             Some(Duration::from_secs(3))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "99999999999".into())])),
+            retry_after(
+                &headers(&[("retry-after", "99999999999".into())]),
+                StatusCode::TOO_MANY_REQUESTS
+            ),
             Some(Duration::from_secs(3600))
         );
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let in_two =
-            retry_after(&headers(&[("x-rate-limit-reset", (now + 2).to_string())])).unwrap();
+        let in_two = retry_after(
+            &headers(&[("x-rate-limit-reset", (now + 2).to_string())]),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .unwrap();
         assert!((1..=2).contains(&in_two.as_secs()), "{in_two:?}");
         // A reset time already past still waits a moment.
         assert_eq!(
-            retry_after(&headers(&[("x-rate-limit-reset", (now - 10).to_string())])),
+            retry_after(
+                &headers(&[("x-rate-limit-reset", (now - 10).to_string())]),
+                StatusCode::TOO_MANY_REQUESTS
+            ),
             Some(Duration::from_secs(1))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "soon".into())])),
+            retry_after(
+                &headers(&[("retry-after", "soon".into())]),
+                StatusCode::TOO_MANY_REQUESTS
+            ),
             None
         );
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(
+            retry_after(&HeaderMap::new(), StatusCode::TOO_MANY_REQUESTS),
+            None
+        );
+        // Okta sends its reset time on every answer: a 503 waits the ordinary back-off.
+        assert_eq!(
+            retry_after(
+                &headers(&[("x-rate-limit-reset", (now + 30).to_string())]),
+                StatusCode::SERVICE_UNAVAILABLE
+            ),
+            None
+        );
     }
 }

@@ -21,6 +21,8 @@ impl Staged {
         Self {
             vendor,
             token_url: token_url.or(vendor.token_url()).map(str::to_string),
+            // The operator stages the value; createSecret never generates one for a staged
+            // rotation (it returns before generation), so the empty alphabet is never used.
             caps: Capabilities {
                 value_chosen_by_caller: true,
                 value_alphabet: &[],

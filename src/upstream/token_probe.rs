@@ -16,7 +16,7 @@ use crate::secret_doc::{ClientAuth, TokenEndpoint};
 use crate::sensitive::SecretString;
 
 /// Longest single pause between attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(4);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 #[derive(Clone)]
 pub struct TokenProbe {

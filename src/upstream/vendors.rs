@@ -232,9 +232,11 @@ pub async fn prove(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let verdict = match vendor.request(http, url, client_id, secret).send().await {
+        // Only throttling, an outage or a lost answer can change on a retry; a redirect or an
+        // answer the table does not know is final.
+        let (verdict, retryable) = match vendor.request(http, url, client_id, secret).send().await {
             Ok(resp) if http::redirect_summary(&resp).is_some() => {
-                Verdict::Unknown("a redirect (not followed)".into())
+                (Verdict::Unknown("a redirect (not followed)".into()), false)
             }
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -243,9 +245,9 @@ pub async fn prove(
                     .ok()
                     .and_then(|b| serde_json::from_slice(&b).ok())
                     .unwrap_or(Value::Null);
-                vendor.judge(status, &body)
+                (vendor.judge(status, &body), status == 429 || status >= 500)
             }
-            Err(e) => Verdict::Unknown(http::describe(&e)),
+            Err(e) => (Verdict::Unknown(http::describe(&e)), true),
         };
         match verdict {
             Verdict::Authenticated => return Ok(attempts),
@@ -257,7 +259,7 @@ pub async fn prove(
                 })
             }
             Verdict::Unknown(last) => {
-                if started.elapsed() + backoff > budget {
+                if !retryable || started.elapsed() + backoff > budget {
                     return Err(ProofError::Inconclusive {
                         vendor: vendor.name(),
                         attempts,
@@ -266,7 +268,7 @@ pub async fn prove(
                     });
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(4));
+                backoff = (backoff * 2).min(super::token_probe::MAX_BACKOFF);
             }
         }
     }
